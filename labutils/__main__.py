@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sync-notebooks", help="(maintainers) rewrite each notebook's install cell")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(fn=cmd_sync)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["data"] and "--force" in argv:  # let --force stand anywhere: data prepare --force kjv
+        argv = ["data", "--force"] + [a for a in argv[1:] if a != "--force"]
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

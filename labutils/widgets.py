@@ -11,18 +11,40 @@ from typing import Any, Callable
 
 from .env import is_headless
 
-__all__ = ["interactive_view", "gradient_descent_widget"]
+__all__ = ["Shown", "interactive_view", "gradient_descent_widget"]
 
 
 def _value(control: Any) -> Any:
     return control.value if hasattr(control, "value") else control
 
 
-def interactive_view(fn: Callable[..., Any], *, title: str | None = None, **controls: Any):
+class Shown:
+    """What :func:`interactive_view` returns: the widget box or static result, already displayed.
+
+    It displays as nothing (so a cell ending in a widget call does not show it twice) and passes
+    attribute access through to the wrapped object; ``.value`` is the object itself.
+    """
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "value":
+            raise AttributeError(name)
+        return getattr(self.value, name)
+
+    def __repr__(self) -> str:
+        return f"Shown({type(self.value).__name__})"
+
+    def _ipython_display_(self) -> None:  # already on screen
+        return None
+
+
+def interactive_view(fn: Callable[..., Any], *, title: str | None = None, **controls: Any) -> Shown:
     """Show ``fn(**values)`` with a control for each argument.
 
-    Controls are ipywidgets (``FloatSlider`` etc.) or fixed values. Returns the widget box when
-    interactive, or the static result when headless.
+    Controls are ipywidgets (``FloatSlider`` etc.) or fixed values. Returns a :class:`Shown`
+    holding the widget box when interactive, or the static result when headless (``.value``).
     """
     from IPython.display import HTML, display
     if title:
@@ -33,7 +55,7 @@ def interactive_view(fn: Callable[..., Any], *, title: str | None = None, **cont
         display(HTML(f"<i>Interactive widget (static here: {note}). Open the notebook in "
                      "JupyterLab or Colab to move the controls.</i>"))
         display(result)
-        return result
+        return Shown(result)
     import ipywidgets as W
     out = W.Output()
     active = {k: c for k, c in controls.items() if isinstance(c, W.Widget)}
@@ -51,7 +73,7 @@ def interactive_view(fn: Callable[..., Any], *, title: str | None = None, **cont
     box = W.VBox([W.HBox(list(active.values()), layout=W.Layout(flex_flow="row wrap")), out])
     display(box)
     redraw(**{k: c.value for k, c in active.items()})
-    return box
+    return Shown(box)
 
 
 def gradient_descent_widget():
@@ -68,3 +90,98 @@ def gradient_descent_widget():
                                 continuous_update=False),
         start=4.0,
     )
+
+
+# ---- notebook 01 ----
+def optimizer_race_widget(surface: str = "rosenbrock", steps: int = 1000):
+    """Notebook 01: SGD, momentum, RMSProp, Adam and AdamW racing on a 2-D loss surface.
+
+    A view over :func:`labutils.nnmath.optimizer_race_figure`; learning rates, β's, AdamW's weight
+    decay, the surface and the number of steps are controls.
+    """
+    import ipywidgets as W
+    from .nnmath import SURFACES, optimizer_race_figure
+    if surface not in SURFACES:
+        raise ValueError(f"Unknown surface {surface!r}; choose one of: {', '.join(SURFACES)}.")
+    style = {"description_width": "initial"}
+
+    def log_slider(value, lo, hi, text):
+        return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.05, description=text,
+                                readout_format=".2g", continuous_update=False, style=style)
+
+    return interactive_view(
+        optimizer_race_figure,
+        title="Optimizers racing on a loss surface: move the learning rates and β's",
+        surface=W.Dropdown(options=list(SURFACES), value=surface, description="surface"),
+        lr_sgd=log_slider(2e-3, -4, 0, "lr SGD/momentum"),
+        lr_adaptive=log_slider(5e-2, -3, 0, "lr RMSProp/Adam"),
+        beta1=W.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β₁ (and momentum μ)",
+                            continuous_update=False, style=style),
+        beta2=W.FloatSlider(value=0.999, min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
+                            description="β₂ (and RMSProp α)", continuous_update=False, style=style),
+        weight_decay=W.FloatSlider(value=0.1, min=0.0, max=1.0, step=0.05, description="AdamW λ",
+                                   continuous_update=False, style=style),
+        steps=W.IntSlider(value=steps, min=10, max=3000, step=10, description="steps",
+                          continuous_update=False),
+    )
+# ---- end notebook 01 ----
+
+
+# ---- notebook 02 ----
+def tokenizer_widget(schemes, text: str = "Tokenization turns text into numbers. 分词把文字变成数字 🙂", start: str = "all"):
+    """Notebook 02: type text, pick a tokenizer, see coloured tokens, their ids and counts.
+
+    ``schemes`` maps names to :class:`labutils.tokviz.Scheme`; the view is
+    :func:`labutils.tokviz.token_view` (``"all"`` shows every tokenizer under the other).
+    """
+    import ipywidgets as W
+    from .tokviz import token_view
+    names = ["all", *schemes]
+    if start not in names:
+        raise ValueError(f"Unknown tokenizer {start!r}; choose one of: {', '.join(names)}.")
+    return interactive_view(
+        lambda text, tokenizer: token_view(text, tokenizer, schemes),
+        title="Tokenizer playground: type text, pick a tokenizer (hover a token for its id; red = unknown)",
+        text=W.Textarea(value=text, description="text", continuous_update=False,
+                        layout=W.Layout(width="95%", height="70px")),
+        tokenizer=W.Dropdown(options=names, value=start, description="tokenizer"),
+    )
+# ---- end notebook 02 ----
+
+
+# ---- notebook 03 ----
+def attention_widget(sources, sentence: str = "The cat sat on the mat because it was tired.", start: str | None = None,
+                     layer: int = 0, head: int = 0):
+    """Notebook 03: pick a model, a layer and a head, type a sentence, see the attention heatmap.
+
+    ``sources`` maps names to :class:`labutils.attention_viz.AttentionSource` (e.g. the bundled MiniLM
+    and the from-scratch GPT); the view is :func:`labutils.attention_viz.attention_view`. ``start``,
+    ``layer`` and ``head`` choose what shows first.
+    """
+    import ipywidgets as W
+    from .attention_viz import attention_view
+    names = list(sources)
+    start = names[0] if start is None else start
+    if start not in sources:
+        raise ValueError(f"Unknown model {start!r}; choose one of: {', '.join(names)}.")
+    first = sources[start]
+    if not (0 <= layer < first.n_layers and 0 <= head < first.n_heads):
+        raise ValueError(f"{first.name} has layers 0–{first.n_layers - 1} and heads 0–{first.n_heads - 1}; "
+                         f"got layer={layer}, head={head}.")
+    model = W.Dropdown(options=names, value=start, description="model")
+    layer = W.IntSlider(value=layer, min=0, max=first.n_layers - 1, description="layer", continuous_update=False)
+    head = W.IntSlider(value=head, min=0, max=first.n_heads - 1, description="head", continuous_update=False)
+
+    def fit_sliders(change):  # each model has its own number of layers and heads
+        src = sources[change["new"]]
+        layer.value, head.value = min(layer.value, src.n_layers - 1), min(head.value, src.n_heads - 1)
+        layer.max, head.max = src.n_layers - 1, src.n_heads - 1
+    model.observe(fit_sliders, names="value")
+    return interactive_view(
+        lambda model, sentence, layer, head: attention_view(sources[model], sentence, layer, head),
+        title="Attention explorer: pick a model, layer and head; type a sentence (rows = queries, columns = keys)",
+        model=model, layer=layer, head=head,
+        sentence=W.Text(value=sentence, description="sentence", continuous_update=False,
+                        layout=W.Layout(width="95%")),
+    )
+# ---- end notebook 03 ----

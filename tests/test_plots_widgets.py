@@ -48,7 +48,7 @@ def test_bar_figure():
 
 def test_interactive_view_headless_returns_static_result(monkeypatch):
     monkeypatch.setenv("LABUTILS_HEADLESS", "1")
-    out = widgets.interactive_view(lambda x, y: x + y, x=3, y=4)
+    out = widgets.interactive_view(lambda x, y: x + y, x=3, y=4).value
     assert out == 7
 
 
@@ -57,7 +57,7 @@ def test_interactive_view_builds_widget_when_watched(monkeypatch):
     monkeypatch.setenv("LABUTILS_HEADLESS", "0")
     seen = []
     slider = W.IntSlider(value=2, min=0, max=5)
-    box = widgets.interactive_view(lambda n, k: seen.append((n, k)) or n, n=slider, k="fixed")
+    box = widgets.interactive_view(lambda n, k: seen.append((n, k)) or n, n=slider, k="fixed").value
     assert isinstance(box, W.VBox) and seen[-1] == (2, "fixed")
     slider.value = 4
     assert seen[-1] == (4, "fixed")
@@ -65,5 +65,5 @@ def test_interactive_view_builds_widget_when_watched(monkeypatch):
 
 def test_gradient_descent_widget_headless(monkeypatch):
     monkeypatch.setenv("LABUTILS_HEADLESS", "1")
-    fig = widgets.gradient_descent_widget()
+    fig = widgets.gradient_descent_widget().value
     assert isinstance(fig, go.Figure)
