@@ -185,3 +185,121 @@ def attention_widget(sources, sentence: str = "The cat sat on the mat because it
                         layout=W.Layout(width="95%")),
     )
 # ---- end notebook 03 ----
+
+
+# ---- notebook 07 ----
+def lr_schedule_widget(total_steps: int = 1000, warmup_steps: int = 100, base_lr: float = 5e-5):
+    """Notebook 07: draw the common learning-rate schedules (constant, constant with warmup, linear,
+    cosine) from their parameters. A view over :func:`labutils.challenges.schedule_figure`."""
+    import ipywidgets as W
+    from .challenges import SCHEDULES, ChallengeError, schedule_figure
+    if not 0 <= warmup_steps <= total_steps:
+        raise ChallengeError(f"Need 0 ≤ warmup_steps ≤ total_steps; got {warmup_steps} and {total_steps}.")
+    style = {"description_width": "initial"}
+    return interactive_view(
+        schedule_figure,
+        title="Learning-rate schedules: move the warmup, the length and the peak learning rate",
+        kinds=W.Dropdown(options=["all", *SCHEDULES], value="all", description="schedule"),
+        total_steps=W.IntSlider(value=total_steps, min=10, max=5000, step=10, description="total steps",
+                                continuous_update=False, style=style),
+        warmup_steps=W.IntSlider(value=warmup_steps, min=0, max=2000, step=10, description="warmup steps",
+                                 continuous_update=False, style=style),
+        base_lr=W.FloatLogSlider(value=base_lr, base=10, min=-6, max=-1, step=0.1, description="peak lr",
+                                 readout_format=".1e", continuous_update=False, style=style),
+        num_cycles=W.FloatSlider(value=0.5, min=0.25, max=2.0, step=0.25, description="cosine cycles",
+                                 continuous_update=False, style=style),
+    )
+# ---- end notebook 07 ----
+
+
+# ---- notebook 05 ----
+def fill_mask_widget(model, vocab, text: str = "In the beginning God created the [MASK] and the earth.", top_k: int = 5):
+    """Notebook 05: type a sentence with [MASK], see the top-k guesses of a masked language model.
+
+    A view over :func:`labutils.mlm.fill_mask_table` (``model`` a ``BertForMaskedLM``, ``vocab`` the
+    :class:`labutils.mlm.TrimmedVocab` it was trained with).
+    """
+    import ipywidgets as W
+    from .mlm import fill_mask_table
+    if "[MASK]" not in text:
+        raise ValueError("The starting text needs at least one [MASK].")
+    return interactive_view(
+        lambda text, top_k: fill_mask_table(model, vocab, text, top_k),
+        title="Fill in the blank: write [MASK] where the model should guess (several masks are fine)",
+        text=W.Text(value=text, description="sentence", continuous_update=False, layout=W.Layout(width="95%")),
+        top_k=W.IntSlider(value=top_k, min=1, max=20, description="top k", continuous_update=False),
+    )
+
+
+def neighbours_widget(index_vecs, index_texts, model, tokenizer, query: str = "a dull movie with bad actors",
+                      k: int = 5, index_sources=None):
+    """Notebook 05: type a sentence, see its nearest neighbours by cosine of sentence embeddings.
+
+    A view over :func:`labutils.mlm.neighbours_table`.
+    """
+    import ipywidgets as W
+    from .mlm import neighbours_table
+    if not 1 <= k <= len(index_texts):
+        raise ValueError(f"k must be between 1 and {len(index_texts)}, got {k}.")
+    return interactive_view(
+        lambda query, k: neighbours_table(query, index_vecs, index_texts, model, tokenizer, k, index_sources),
+        title="Semantic search: type a sentence, see the most similar sentences in the index",
+        query=W.Text(value=query, description="query", continuous_update=False, layout=W.Layout(width="95%")),
+        k=W.IntSlider(value=k, min=1, max=min(20, len(index_texts)), description="k", continuous_update=False),
+    )
+# ---- end notebook 05 ----
+
+
+# ---- notebook 04 ----
+def sampling_view(model, tokenizer, prompt: str, max_new_tokens: int = 200, temperature: float = 0.8,
+                  top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int = 0):
+    """Notebook 04: the prompt (bold) and the model's continuation as HTML (``top_k=0``/``top_p=1``: off)."""
+    import html
+
+    from IPython.display import HTML
+    from .training import generate_text
+    text = generate_text(model, tokenizer, prompt, max_new_tokens, temperature, top_k or None,
+                         None if top_p >= 1.0 else top_p, repetition_penalty, seed=seed, truncate=True)
+    body = f"<b>{html.escape(prompt)}</b>{html.escape(text)}"
+    return HTML(f"<pre style='white-space:pre-wrap;font-size:13px'>{body}</pre>")
+
+
+def sampling_widget(model, tokenizer, prompt: str = "And God said", max_new_tokens: int = 200):
+    """Notebook 04: a prompt box and sliders (temperature, top-k, top-p, repetition penalty, seed)
+    sampling from the model just trained; a view over :func:`sampling_view`."""
+    import ipywidgets as W
+    style = {"description_width": "initial"}
+    return interactive_view(
+        lambda **kw: sampling_view(model, tokenizer, **kw),
+        title="Sample from your GPT: type a prompt, move the sliders (top-k 0 and top-p 1 switch them off)",
+        prompt=W.Text(value=prompt, description="prompt", continuous_update=False, layout=W.Layout(width="95%")),
+        max_new_tokens=W.IntSlider(value=max_new_tokens, min=10, max=500, step=10, description="new tokens",
+                                   continuous_update=False, style=style),
+        temperature=W.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature",
+                                  continuous_update=False, style=style),
+        top_k=W.IntSlider(value=0, min=0, max=100, description="top-k", continuous_update=False, style=style),
+        top_p=W.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p",
+                            continuous_update=False, style=style),
+        repetition_penalty=W.FloatSlider(value=1.0, min=1.0, max=2.0, step=0.05, description="repetition penalty",
+                                         continuous_update=False, style=style),
+        seed=W.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False, style=style),
+    )
+# ---- end notebook 04 ----
+
+
+# ---- notebook 06 ----
+def classifier_widget(model, tokenizer, sentence: str = "A gorgeous, witty, seductive movie.", max_length: int = 128):
+    """Notebook 06: type a sentence, see the fine-tuned classifier's label and class probabilities.
+
+    A view over :func:`labutils.finetune.prediction_figure` (works for any sequence classifier and
+    its tokenizer, e.g. the English or the Chinese model).
+    """
+    import ipywidgets as W
+    from .finetune import prediction_figure
+    return interactive_view(
+        lambda sentence: prediction_figure(model, tokenizer, sentence, max_length=max_length),
+        title="Type a sentence: the fine-tuned classifier's label and probabilities",
+        sentence=W.Textarea(value=sentence, description="sentence", continuous_update=False,
+                            layout=W.Layout(width="95%", height="60px")),
+    )
+# ---- end notebook 06 ----
