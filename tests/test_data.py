@@ -391,3 +391,12 @@ def test_tang_poems_is_optional():
     assert dict(dd["train"].features) == {"title": STRING, "author": STRING, "text": STRING}
     assert len(dd["train"]) > 50_000 and set(_overlap(dd, lambda r: r["text"]).values()) == {0}
     assert "\n" in dd["train"][0]["text"]
+
+
+@pytest.mark.parametrize("name", ["sentiment_en", "sentiment_zh"])
+def test_classification_splits_are_shuffled_so_prefixes_are_balanced(name):
+    dd = data.load(name)
+    for split in dd:
+        head = list(dd[split].select(range(200))["label"])
+        share = sum(head) / len(head)
+        assert 0.35 < share < 0.65, f"{name}/{split}[:200] is {share:.0%} positive: splits must be shuffled"
