@@ -29,7 +29,7 @@ COURSE_MAP = [
     ("05_masked_lm_and_transfer", "Masked LM and transfer learning", "掩码语言模型与迁移学习",
      "pretrain with masking, use a real pretrained encoder's features", (1.5, 8, 6)),
     ("06_finetuning_for_classification", "Fine-tuning for classification", "微调与文本分类",
-     "fine-tune a real pretrained model and evaluate it honestly", (1.5, 8, 6)),
+     "fine-tune a real pretrained model and evaluate it honestly", (1, 6, 6)),
     ("07_finetuning_challenges", "Fine-tuning challenges", "微调中的挑战与对策",
      "diagnose and fix overfitting, bad LRs, shift, imbalance with experiments", (1.5, 10, 10)),
     ("08_parameter_efficient_finetuning", "Parameter-efficient fine-tuning", "参数高效微调",
