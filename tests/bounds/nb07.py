@@ -32,8 +32,9 @@ def check(fig: dict, profile: str) -> None:
     assert all(0 <= v <= 1 for side in fig["shift_acc"].values() for v in side.values())
     assert _finite(fig["warmup_first_epoch_max_loss"].values())
     assert fig["depth_losses_finite"] is True
-    # gradient accumulation with divided losses is the large-batch update, up to float32 rounding
-    assert fig["accum_max_abs_diff"] < 1e-5
+    # gradient accumulation with divided losses is the large-batch update, up to float32 rounding, which grows
+    # with the number of AdamW steps and depends on the thread count (cpu profile, 2 threads: 3.7e-5 measured)
+    assert fig["accum_max_abs_diff"] < 1e-4
     assert fig["accum_no_divide_max_abs_diff"] > 100 * fig["accum_max_abs_diff"]
     # activation memory grows with the batch (it is proportional to it)
     act = {int(k): v for k, v in fig["batch_activation_mb"].items()}
