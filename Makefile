@@ -12,7 +12,7 @@ TMPD := $(or $(TMPDIR),/tmp)/llm-lab-$(shell id -u)
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 JUPYTER_TMP := JUPYTER_RUNTIME_DIR=$(TMPD)/jupyter-runtime IPYTHONDIR=$(TMPD)/ipython MPLCONFIGDIR=$(TMPD)/mpl
 
-.PHONY: setup lab test unit notebooks doctor lock clean
+.PHONY: setup lab test unit lint notebooks doctor lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,14 @@ lab: setup
 	$(JUPYTER_TMP) $(VENV)/bin/jupyter lab notebooks/00_welcome_and_setup.ipynb
 
 test: setup
+	$(VENV)/bin/ruff check labutils tests
 	$(OFFLINE) $(JUPYTER_TMP) LABUTILS_PROFILE=smoke LABUTILS_HEADLESS=1 $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 unit: setup
 	$(OFFLINE) $(PY) -m pytest tests --ignore=tests/test_notebooks.py
+
+lint: setup
+	$(VENV)/bin/ruff check labutils tests
 
 doctor: setup
 	$(PY) -m labutils doctor

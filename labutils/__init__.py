@@ -6,7 +6,12 @@ Every notebook starts with::
     ctx = lu.start("04_pretraining_a_gpt", profile=PROFILE)
 
 which quiets library noise, resolves the run profile, seeds everything and shows the hardware.
-Submodules (``lu.data``, ``lu.models``, ...) are imported on first use.
+Submodules (``lu.data``, ``lu.models``, ``lu.training`` ...) are imported on first use. The package is laid out
+by concern, and imports point one way (a test checks it)::
+
+    core  <-  data, eval, viz  <-  train  <-  models  <-  chapters  <-  exercises, widgets, tools
+
+``core`` (env, profiles, results, errors, atomic io) imports no torch, so the doctor runs without it.
 """
 from __future__ import annotations
 
@@ -14,22 +19,26 @@ import dataclasses
 import importlib
 from typing import Any
 
-from . import env, profiles, results
-from .env import cache_home, describe, device, seed_everything
-from .exercises import check, hint, solution
-from .profiles import settings
-from .results import record
+from labutils.core import env, profiles, results
+from labutils.core.env import cache_home, describe, device, seed_everything
+from labutils.core.profiles import settings
+from labutils.core.results import record
+from labutils.exercises import check, hint, solution
 
 __version__ = "0.1.0"
 __all__ = ["start", "Context", "check", "hint", "solution", "record", "settings", "device",
            "describe", "seed_everything", "cache_home"]
 
-_LAZY = {"data", "models", "metrics", "plots", "widgets", "training", "toys", "exercises"}
+# Names notebooks use (``lu.data``, ``lu.models``, ``lu.training`` ...) -> the module that holds them.
+_LAZY = {"data": "data", "models": "models", "train": "train", "training": "train", "metrics": "eval.metrics",
+         "plots": "viz.plots", "widgets": "widgets", "toys": "chapters.toys", "exercises": "exercises",
+         "chapters": "chapters", "viz": "viz", "eval": "eval", "tools": "tools", "errors": "core.errors",
+         "io": "core.io"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_LAZY[name]}")
     raise AttributeError(f"module 'labutils' has no attribute {name!r}")
 
 
@@ -68,19 +77,16 @@ def start(notebook: str, profile: str | None = None, seed: int = 0, show: bool =
     if name == "gpu" and info.device != "cuda":
         print("⚠ The gpu profile was chosen but no CUDA GPU is visible: expect it to be slow here.")
     if show:
-        from .plots import in_notebook
-        if in_notebook():
-            from IPython.display import display
-            display(ctx)
-        else:
-            print(ctx)
+        from labutils.core.display import display_or_print
+        display_or_print(ctx)
     return ctx
 
 
 def course_map(show: bool = True):
     """The 16 notebooks with one line each, expected minutes per profile, and whether each is here yet."""
     from pathlib import Path
-    from ._meta import COURSE_MAP
+
+    from labutils.core.meta import COURSE_MAP
     nb_dir = Path(__file__).resolve().parent.parent / "notebooks"
     rows = []
     for stem, en, zh, line, (smoke, cpu, gpu) in COURSE_MAP:
@@ -90,11 +96,8 @@ def course_map(show: bool = True):
                      "status": "ready" if present else ("coming" if present is False else "?")})
     if show:
         import pandas as pd
-        from .plots import in_notebook
+
+        from labutils.core.display import display_or_print
         df = pd.DataFrame(rows).set_index("notebook")
-        if in_notebook():
-            from IPython.display import display
-            display(df)
-        else:
-            print(df.to_string())
+        display_or_print(df, df.to_string)
     return rows

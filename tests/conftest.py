@@ -14,7 +14,7 @@ def tmp_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _reset_state(monkeypatch):
-    from labutils import profiles, results
+    from labutils.core import profiles, results
     saved_profile, saved_nb = profiles._current, results._notebook
     yield
     profiles._current = saved_profile

@@ -4,8 +4,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from labutils import attention_viz as av
-from labutils import scratch_gpt as sg
+from labutils.models import scratch as sg
+from labutils.viz import attention as av
 
 
 class _CharTokenizer:
@@ -93,6 +93,7 @@ def test_attention_widget_headless_shows_static_figure(source, monkeypatch):
 
 def test_attention_widget_sliders_follow_the_model(source, monkeypatch):
     import ipywidgets as W
+
     from labutils import widgets
     monkeypatch.setenv("LABUTILS_HEADLESS", "0")
     big = av.AttentionSource("big", 6, 12, source.fn)

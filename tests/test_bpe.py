@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from labutils import bpe
+from labutils.chapters import bpe
 
 TINY = " ".join(["low"] * 5 + ["lower"] * 2 + ["newest"] * 6 + ["widest"] * 3)
 

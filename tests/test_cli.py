@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from labutils.__main__ import main
+from labutils.tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

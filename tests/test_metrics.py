@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labutils import metrics
+from labutils.eval import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-METRICS_DIR = ROOT / "labutils" / "metrics"
+METRICS_DIR = ROOT / "labutils" / "eval" / "metrics"
 NAMES = ["accuracy", "exact_match", "perplexity_from_losses", "precision_recall_f1", "seqeval"]
 
 
 def _repo_files() -> set[str]:
-    """Files under labutils/metrics, bytecode caches left out."""
+    """Files under labutils/eval/metrics, bytecode caches left out."""
     return {str(p.relative_to(METRICS_DIR)) for p in METRICS_DIR.rglob("*")
             if p.is_file() and "__pycache__" not in p.parts}
 
@@ -106,7 +106,7 @@ def test_load_is_offline_and_writes_under_the_cache_home(tmp_path):
         socket.socket.connect = no_network
         socket.create_connection = no_network
         import evaluate
-        from labutils import metrics
+        from labutils.eval import metrics
         names = {}
         for name in metrics.available():
             a = evaluate.load(metrics.path(name))

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from labutils import mlm
+from labutils.chapters import mlm
 
 
 class ToyTokenizer:

@@ -5,8 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from labutils import nnmath as nm
 from labutils import widgets
+from labutils.chapters import nnmath as nm
 
 
 @pytest.mark.parametrize("name", list(nm.ACTIVATIONS))

@@ -1,7 +1,7 @@
 import nbformat
 
-from labutils import notebook_tools as nt
-from labutils._meta import COURSE_MAP, INSTALL_CELL, REPO_URL
+from labutils.core.meta import COURSE_MAP, INSTALL_CELL, REPO_URL
+from labutils.tools import notebooks as nt
 
 SRC = '''# %% [markdown]
 # # Title · 标题

@@ -15,9 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labutils import results
-from labutils._meta import INSTALL_CELL
-from labutils.__main__ import execute_notebook
+from labutils.core import results
+from labutils.core.meta import INSTALL_CELL
+from labutils.tools.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -1,8 +1,8 @@
 """The install files agree with each other: ranges admit the tested versions, torch is pinned everywhere."""
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent

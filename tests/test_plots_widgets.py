@@ -1,7 +1,9 @@
 import plotly.graph_objects as go
 import pytest
 
-from labutils import plots, toys, widgets
+from labutils import widgets
+from labutils.chapters import toys
+from labutils.viz import plots
 
 
 def test_gradient_descent_converges_below_critical_lr_and_diverges_above():

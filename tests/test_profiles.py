@@ -1,6 +1,6 @@
 import pytest
 
-from labutils import profiles
+from labutils.core import profiles
 
 
 def test_explicit_beats_env_beats_auto():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from labutils import results
+from labutils.core import results
 
 
 def test_record_appends_json_lines(tmp_path, monkeypatch, capsys):

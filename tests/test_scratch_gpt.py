@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labutils import scratch_gpt as sg
+from labutils.models import scratch as sg
 
 
 @pytest.fixture(scope="module")

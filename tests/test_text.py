@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from labutils import text as T
+from labutils.data import tokenizers as T
 
 SAMPLE = ("In the beginning God created the heaven and the earth.\n"
           "And the earth was without form, and void; and darkness was upon the face of the deep.\n") * 20

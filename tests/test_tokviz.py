@@ -2,7 +2,8 @@
 import plotly.graph_objects as go
 import pytest
 
-from labutils import bpe, tokviz
+from labutils.chapters import bpe
+from labutils.viz import tokens as tokviz
 
 TRAIN = ["the cat sat on the mat", "the dog sat"]
 VALID = ["the cat ate the fish"]

@@ -6,7 +6,8 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from labutils import models
-from labutils import training as TR
+from labutils import train as TR
+from labutils.train.lm import _lm_loss
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,7 +65,7 @@ def test_param_groups_decay_only_matrices_and_count_tied_once():
 
 def test_lr_schedule_shape_and_lambdalr_agree():
     lrs = [TR.lr_schedule(s, 10, 100, 1e-3, 1e-4) for s in range(100)]
-    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert lrs[0] == 0.0 and lrs[5] == pytest.approx(5e-4) and lrs[9] == pytest.approx(9e-4)   # warm-up: step/warmup
     assert lrs[10] == pytest.approx(1e-3) and lrs[-1] > 1e-4 and min(lrs[10:]) >= 1e-4
     assert TR.lr_schedule(55, 10, 100, 1e-3, 1e-4) == pytest.approx(1e-4 + 0.5 * 9e-4)   # half-way: the middle
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
@@ -85,8 +86,9 @@ def test_checkpoint_round_trip_with_tied_weights(tmp_path):
     opt = TR.make_optimizer(m, 1e-3)
     sched = TR.warmup_cosine(opt, 2, 10, 1e-3)
     x, y = TR.get_batch(fake_ids(), 4, 16, torch.Generator().manual_seed(0))
-    TR._lm_loss(m, x, y).backward()
-    opt.step(); sched.step()
+    _lm_loss(m, x, y).backward()
+    opt.step()
+    sched.step()
     path = TR.save_checkpoint(tmp_path / "ck", m, opt, sched, step=1, extra={"note": "hi"})
     assert path.name == TR.CHECKPOINT_FILE and not list(path.parent.glob(".tmp-*"))
     m2 = tiny_model(2)
@@ -133,8 +135,13 @@ def test_pretrain_learns_and_reports():
 
 
 def test_sampling_distribution_matches_transformers_processors():
-    from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
-                              TopKLogitsWarper, TopPLogitsWarper)
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
     torch.manual_seed(0)
     logits = torch.randn(3, 50) * 3
     prev = torch.randint(0, 50, (3, 7))
@@ -153,7 +160,7 @@ def test_sampling_distribution_matches_transformers_processors():
 
 
 def test_generate_text_greedy_matches_generate_and_rejects_long_prompts():
-    from labutils import text as T
+    from labutils.data import tokenizers as T
     tok = T.char_tokenizer("abcdefghij klmnop\n")
     m = tiny_model(vocab=len(tok), ctx=16).eval()
     out = TR.generate_text(m, tok, "abc", max_new_tokens=10, temperature=0, stop_at_eos=False)
@@ -206,7 +213,7 @@ def test_course_gpt_rebuilds_saves_and_loads(quick_smoke, capsys):
 
 
 def test_save_course_gpt_replaces_atomically(quick_smoke):
-    from labutils import text as T
+    from labutils.data import tokenizers as T
     tok = T.char_tokenizer("abc\n")
     m = tiny_model(vocab=len(tok))
     path = models.save_course_gpt(m, tok, "zh-char", "smoke", info={"final_val_loss": 1.5})
@@ -228,8 +235,8 @@ def test_course_gpt_errors_and_hub_fallback(quick_smoke, monkeypatch, capsys):
 
 
 def test_sampling_widget_headless(monkeypatch):
-    from labutils import text as T
     from labutils import widgets
+    from labutils.data import tokenizers as T
     monkeypatch.setenv("LABUTILS_HEADLESS", "1")
     tok = T.char_tokenizer("abcdefghij klmnop\n")
     m = tiny_model(vocab=len(tok), ctx=16).eval()

@@ -13,14 +13,9 @@ import math
 import pkgutil
 from typing import Any, Callable, Iterable
 
+from labutils.core.errors import ExerciseError  # noqa: F401 (re-exported)
+
 __all__ = ["Exercise", "Grade", "check", "hint", "solution", "all_exercises", "get", "close_to", "ExerciseError"]
-
-
-class ExerciseError(KeyError):
-    """An unknown exercise id."""
-
-    def __str__(self) -> str:  # KeyError would add quotes around the message
-        return self.args[0]
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 """Exercises of notebook 00 · Welcome and set-up."""
 from __future__ import annotations
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 
 def _profile_checker(answer):

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 
 def _sigmoid(x: float) -> float:

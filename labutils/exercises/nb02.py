@@ -1,7 +1,7 @@
 """Exercises of notebook 02 · Tokenization."""
 from __future__ import annotations
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 # The state of a BPE training run after its first merge (u + g), as word -> (symbols, count).
 # Hugging Face's course uses the same toy corpus.
@@ -53,7 +53,7 @@ def _next_merge_checker(answer):
 
 def _merge_reference(symbols, pair):
     """The reference answer is the library's own :func:`labutils.bpe.merge_pair`."""
-    from ..bpe import merge_pair
+    from labutils.chapters.bpe import merge_pair
     return merge_pair(symbols, pair)
 
 

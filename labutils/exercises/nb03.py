@@ -1,7 +1,7 @@
 """Exercises of notebook 03 · Attention and the Transformer."""
 from __future__ import annotations
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 _D = 512  # d_model of the block-parameter exercise (d_ff = 4·d)
 

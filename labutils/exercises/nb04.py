@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 
 # ------------------------------------------------------------------ 04.lr_at_step

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 # ------------------------------------------------------------------ 05.mask_budget
 _SELECTED = 512 * 0.15          # 76.8 tokens the loss is computed on

@@ -1,7 +1,7 @@
 """Exercises of notebook 06 · Fine-tuning for classification (plain Python, no torch)."""
 from __future__ import annotations
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 # ------------------------------------------------------------------ 06.head_params
 _D, _C = 384, 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from . import Exercise, close_to
+from labutils.exercises import Exercise, close_to
 
 # ------------------------------------------------------------------ 07.effective_batch
 _EFFECTIVE = 8 * 4 * 2

@@ -1,0 +1,1 @@
+"""Evaluation: metric modules of our own (evaluate-compatible, offline) and calibration."""

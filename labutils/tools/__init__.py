@@ -1,0 +1,1 @@
+"""Tools around the notebooks: the runner, the freezer and the command line."""

@@ -1,0 +1,1 @@
+"""Plots (plotly), the interactive-view machinery, token and attention views."""

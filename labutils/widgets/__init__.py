@@ -1,0 +1,40 @@
+"""Widgets, one module per notebook; each is a thin view (``interactive_view``) over a pure function
+that a unit test calls directly."""
+from __future__ import annotations
+
+from labutils.viz.interactive import (  # noqa: F401
+    Shown,
+    interactive_view,
+)
+from labutils.widgets.nb00 import (  # noqa: F401
+    gradient_descent_widget,
+)
+from labutils.widgets.nb01 import (  # noqa: F401
+    optimizer_race_widget,
+)
+from labutils.widgets.nb02 import (  # noqa: F401
+    tokenizer_widget,
+)
+from labutils.widgets.nb03 import (  # noqa: F401
+    attention_widget,
+)
+from labutils.widgets.nb04 import (  # noqa: F401
+    sampling_view,
+    sampling_widget,
+)
+from labutils.widgets.nb05 import (  # noqa: F401
+    fill_mask_widget,
+    neighbours_widget,
+)
+from labutils.widgets.nb06 import (  # noqa: F401
+    classifier_widget,
+)
+from labutils.widgets.nb07 import (  # noqa: F401
+    lr_schedule_widget,
+)
+
+__all__ = [
+    'Shown', 'interactive_view', 'gradient_descent_widget', 'optimizer_race_widget', 'tokenizer_widget',
+    'attention_widget', 'sampling_view', 'sampling_widget', 'fill_mask_widget', 'neighbours_widget',
+    'classifier_widget', 'lr_schedule_widget',
+]
