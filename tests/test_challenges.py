@@ -95,8 +95,8 @@ def test_schedule_errors_and_figure():
 def test_fit_head_learns_and_records_history():
     X, y = _blobs()
     res = heads.fit_head(X[:150], y[:150], X[150:], y[150:], hidden=8, lr=1e-2, epochs=20)
-    assert res.history["train_loss"][-1] < res.history["train_loss"][0]
-    assert res.history["val_acc"][-1] > 0.9 and not res.diverged
+    assert res.history["train_eval_loss"][-1] < res.history["train_eval_loss"][0]
+    assert res.history["val_accuracy"][-1] > 0.9 and not res.diverged
     assert len(res.step_loss) == len(res.step_lr) == 20 * math.ceil(150 / 32)
     assert heads.evaluate_head(res.model, X[150:], y[150:])["accuracy"] > 0.9
     assert heads.predict_head(res.model, X[:3]).shape == (3,)
@@ -202,7 +202,7 @@ def test_finetune_encoder_moves_only_trainable_layers(tiny_bert, tokenizer):
     seen = []
     out = forgetting.finetune_encoder(tiny_bert, tokenizer, TEXTS, LABELS, steps=5, batch_size=4, lr=1e-3, max_length=16,
                               callback=lambda s, m: seen.append(s), every=2, progress=False)
-    assert len(out["step_loss"]) == 5 and all(math.isfinite(v) for v in out["step_loss"])
+    assert len(out["train_loss"]) == 5 and all(math.isfinite(v) for v in out["train_loss"])
     assert seen == [0, 2, 4, 5]
     moved = {n for n, p in tiny_bert.named_parameters() if not torch.equal(p, before[n])}
     assert any(n.startswith("bert.encoder.layer.1.") for n in moved)

@@ -126,7 +126,8 @@ def test_train_lm_lowers_both_losses_on_a_repetitive_stream(tiny_models):
     h_clm = mlm.train_lm(gpt, blocks, "clm", steps=30, batch_size=8, lr=5e-3, progress=False)
     assert seen == list(range(30)) and h_mlm["tokens_per_s"] > 0
     for h in (h_mlm, h_clm):
-        assert mlm.tail_mean(h["loss"]) < 0.5 * h["loss"][0]
+        assert mlm.tail_mean(h["train_loss"]) < 0.5 * h["train_loss"][0]
+        assert h["step"] == list(range(30)) and len(h["lr"]) == 30   # the one History schema
     assert not bert.training  # left in eval mode
     with pytest.raises(mlm.MLMError):
         mlm.train_lm(gpt, blocks, "clm", steps=0)
@@ -173,7 +174,7 @@ def test_cosine_probe_nearest_multitask():
     y2 = (x[:, 1] > 0).long()  # a second task, on another feature
     both = mlm.train_multitask(x[:200], [y[:200], y2[:200]], x[200:], [y[200:], y2[200:]], [0.5, 0.5], steps=150)
     only_first = mlm.train_multitask(x[:200], [y[:200], y2[:200]], x[200:], [y[200:], y2[200:]], [1.0, 0.0], steps=150)
-    assert min(both["test_acc"]) > 0.75 and both["loss"][-1] < both["loss"][0]
+    assert min(both["test_acc"]) > 0.75 and both["train_loss"][-1] < both["train_loss"][0]
     assert only_first["test_acc"][1] < both["test_acc"][1]
     with pytest.raises(mlm.MLMError):
         mlm.train_multitask(x, [y], x, [y], [0.0])

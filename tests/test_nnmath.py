@@ -253,8 +253,8 @@ def test_early_stopping_logic():
 def test_small_mlp_overfits_few_points():
     xt, yt, xv, yv = nm.make_curve_data(n_train=16, n_val=100, seed=0)
     hist = nm.train_mlp_regression(xt, yt, xv, yv, hidden=32, epochs=600, lr=0.01)
-    assert len(hist["train"]) == 601
-    best, stop = nm.early_stopping(hist["val"], patience=100)
-    assert hist["train"][-1] < hist["train"][best]         # training keeps improving
-    assert hist["val"][-1] > hist["val"][best] + 0.01      # validation gets worse after the best epoch
+    assert len(hist["train_loss"]) == 601
+    best, stop = nm.early_stopping(hist["val_loss"], patience=100)
+    assert hist["train_loss"][-1] < hist["train_loss"][best]         # training keeps improving
+    assert hist["val_loss"][-1] > hist["val_loss"][best] + 0.01      # validation gets worse after the best epoch
     assert best < stop

@@ -127,7 +127,7 @@ def test_pretrain_learns_and_reports():
                         live_plot=False, progress=False)
     assert h["final_val_loss"] < TR.unigram_baseline_loss(ids, val, 40)
     assert h["train_loss"][-1] < h["train_loss"][0] and len(h["train_loss"]) == 30
-    assert h["tokens_per_second"] > 0 and h["mfu"] is None and h["val_step"] == [10, 20, 30]
+    assert h["tokens_per_second"] > 0 and h["mfu"] is None and h["eval_step"] == [10, 20, 30]
     assert h["lr"][0] < h["lr"][2]                           # warm-up
     assert TR.perplexity(m, val, 16) == pytest.approx(math.exp(TR.estimate_loss(m, val, 16, max_blocks=256)))
     with pytest.raises(TR.TrainingError):

@@ -9,6 +9,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from labutils.core.errors import ChallengeError
+from labutils.core.history import History
+from labutils.train.optim import param_groups as decay_groups
 from labutils.train.schedules import make_scheduler
 
 
@@ -25,13 +27,14 @@ def finetune_encoder(model, tokenizer, texts: Sequence[str], labels: Sequence[in
                      batch_size: int = 16, lr: float = 5e-5, param_groups: list | None = None,
                      warmup_frac: float = 0.1, max_length: int = 48, seed: int = 0, weight_decay: float = 0.01,
                      callback: Callable[[int, Any], None] | None = None, every: int = 0,
-                     progress: bool = True) -> dict:
+                     progress: bool = True) -> History:
     """Fine-tune a sequence classifier for ``steps`` optimizer steps (AdamW, linear warmup + decay).
 
     Only parameters with ``requires_grad`` train (see :func:`unfreeze_top_k`); ``param_groups``
     (e.g. from :func:`layerwise_lr_groups`) replaces the single learning rate ``lr``.
     ``callback(step, model)`` runs before the first step and every ``every`` steps (and at the end).
-    Returns ``{"step_loss": [...], "seconds": s}``.
+    Weight decay follows the package's rule (matrices only). Returns a :class:`~labutils.core.history.History`
+    (``step``, ``train_loss``, ``lr``, ``seconds``).
     """
     import torch
     from tqdm.auto import tqdm
@@ -39,13 +42,12 @@ def finetune_encoder(model, tokenizer, texts: Sequence[str], labels: Sequence[in
         raise ChallengeError(f"steps must be ≥ 1, got {steps}.")
     device = next(model.parameters()).device
     texts, labels = list(texts), [int(v) for v in labels]
-    groups = param_groups if param_groups is not None else [
-        {"params": [p for p in model.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}]
+    groups = param_groups if param_groups is not None else decay_groups(model, weight_decay)
     groups = [{k: v for k, v in g.items() if k != "name"} for g in groups]
-    opt = torch.optim.AdamW(groups)
+    opt = torch.optim.AdamW(groups, lr=lr)
     sched = make_scheduler(opt, "linear", steps, int(round(warmup_frac * steps)))
     rng = np.random.default_rng(seed)
-    losses: list[float] = []
+    hist = History()
     t0 = time.perf_counter()
     if callback is not None:
         callback(0, model)
@@ -60,8 +62,8 @@ def finetune_encoder(model, tokenizer, texts: Sequence[str], labels: Sequence[in
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
             opt.step()
+            hist.log(step, float(loss.detach()), sched.get_last_lr()[0])
             sched.step()
-            losses.append(float(loss.detach()))
             step += 1
             bar.update(1)
             if callback is not None and ((every and step % every == 0) or step == steps):
@@ -70,7 +72,8 @@ def finetune_encoder(model, tokenizer, texts: Sequence[str], labels: Sequence[in
                 break
     bar.close()
     model.eval()
-    return {"step_loss": losses, "seconds": time.perf_counter() - t0}
+    hist["seconds"] = time.perf_counter() - t0
+    return hist.check()
 
 
 def encoder_accuracy(model, tokenizer, texts: Sequence[str], labels: Sequence[int], *, max_length: int = 48,

@@ -16,7 +16,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from labutils.core.errors import ChallengeError  # noqa: F401 (re-exported)
+from labutils.core.history import History
 from labutils.core.io import atomic_path
+from labutils.train.optim import param_groups
 from labutils.train.schedules import make_scheduler
 
 # ============================================================================ frozen features
@@ -99,20 +101,29 @@ def make_head(in_dim: int = 384, n_classes: int = 2, hidden: int = 0, dropout: f
 class FitResult:
     """What :func:`fit_head` returns.
 
-    ``history``: per epoch ``epoch``, ``train_loss``, ``train_acc`` and, with validation data,
-    ``val_loss``, ``val_acc``. ``step_loss``/``step_lr``: every optimizer step's training loss and
-    learning rate. ``best_epoch``: the epoch whose weights the model holds (early stopping), else the last.
+    ``history``: a :class:`~labutils.core.history.History`: every optimizer step's ``train_loss`` and ``lr``
+    (at ``step``), and after each epoch (at ``eval_step``; the epoch in ``eval_epoch``) the full-pass
+    ``train_eval_loss``/``train_eval_accuracy`` and, with validation data, ``val_loss``/``val_accuracy``.
+    ``best_epoch``: the epoch whose weights the model holds (early stopping), else the last.
     ``diverged``: a loss became nan/inf (training stopped there).
     """
 
     model: Any
-    history: dict
-    step_loss: list
-    step_lr: list
+    history: History
     best_epoch: int
     stopped_epoch: int
     diverged: bool
     seconds: float
+
+    @property
+    def step_loss(self) -> list:
+        """Every optimizer step's training loss (``history["train_loss"]``)."""
+        return self.history["train_loss"]
+
+    @property
+    def step_lr(self) -> list:
+        """Every optimizer step's learning rate (``history["lr"]``)."""
+        return self.history["lr"]
 
 
 def _loss_acc(model, X, y, loss_fn) -> tuple[float, float]:
@@ -173,19 +184,17 @@ def _fit_head(X, y, X_val=None, y_val=None, *, hidden: int = 0, dropout: float =
     cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=cw)
     eval_fn = nn.CrossEntropyLoss()
-    if optimizer == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
+    groups = param_groups(model, weight_decay)          # decay on the weight matrices only
+    opt = (torch.optim.AdamW if optimizer == "adamw" else torch.optim.SGD)(groups, lr=lr)
     steps_per_epoch = math.ceil(len(idx) / batch_size)
     sched = make_scheduler(opt, schedule, epochs * steps_per_epoch, warmup_steps)
     gen = torch.Generator().manual_seed(seed)
-    hist: dict[str, list] = {"epoch": [], "train_loss": [], "train_acc": []}
+    hist = History(eval_epoch=[], train_eval_loss=[], train_eval_accuracy=[])
     if X_val is not None:
         X_val = torch.as_tensor(X_val, dtype=torch.float32)
         y_val = torch.as_tensor(y_val, dtype=torch.long)
-        hist.update(val_loss=[], val_acc=[])
-    step_loss, step_lr = [], []
+        hist.update(val_accuracy=[])
+    step = 0
     best, best_state, best_epoch, bad, diverged, epoch = math.inf, None, 0, 0, False, 0
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -194,23 +203,22 @@ def _fit_head(X, y, X_val=None, y_val=None, *, hidden: int = 0, dropout: float =
         for i in range(0, len(order), batch_size):
             b = order[i:i + batch_size]
             loss = loss_fn(model(X[b]), y[b])
-            step_lr.append(opt.param_groups[0]["lr"])
+            hist.log(step, float(loss.detach()), opt.param_groups[0]["lr"])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            step_loss.append(float(loss.detach()))
-            if not math.isfinite(step_loss[-1]):
+            step += 1
+            if not math.isfinite(hist["train_loss"][-1]):
                 diverged = True
                 break
         tl, ta = _loss_acc(model, X, y, eval_fn)
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(tl)
-        hist["train_acc"].append(ta)
+        figures = dict(eval_epoch=epoch, train_eval_loss=tl, train_eval_accuracy=ta)
         if X_val is not None:
             vl, va = _loss_acc(model, X_val, y_val, eval_fn)
-            hist["val_loss"].append(vl)
-            hist["val_acc"].append(va)
+            figures.update(val_loss=vl, val_accuracy=va)
+        hist.log_eval(step, **figures)
+        if X_val is not None:
             if patience is not None:
                 if vl < best - 1e-6:
                     best, best_state, best_epoch, bad = vl, copy.deepcopy(model.state_dict()), epoch, 0
@@ -226,7 +234,8 @@ def _fit_head(X, y, X_val=None, y_val=None, *, hidden: int = 0, dropout: float =
     else:
         best_epoch = epoch
     model.eval()
-    return FitResult(model, hist, step_loss, step_lr, best_epoch, epoch, diverged, time.perf_counter() - t0)
+    hist["seconds"] = time.perf_counter() - t0
+    return FitResult(model, hist.check(), best_epoch, epoch, diverged, hist["seconds"])
 
 
 def predict_head(model, X) -> np.ndarray:

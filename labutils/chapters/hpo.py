@@ -54,8 +54,8 @@ def random_search(X, y, X_val, y_val, n_trials: int = 20, seed: int = 0, space: 
     for trial in tqdm(range(n_trials), desc="random search", disable=not progress):
         cfg = sample_config(rng, space)
         res = fit_head(X, y, X_val, y_val, batch_size=batch_size, seed=seed + trial, **cfg)
-        rows.append({"trial": trial, **cfg, "val_acc": res.history["val_acc"][-1],
-                     "train_acc": res.history["train_acc"][-1], "seconds": res.seconds})
+        rows.append({"trial": trial, **cfg, "val_acc": res.history["val_accuracy"][-1],
+                     "train_acc": res.history["train_eval_accuracy"][-1], "seconds": res.seconds})
     return pd.DataFrame(rows).sort_values("val_acc", ascending=False).reset_index(drop=True)
 
 

@@ -5,6 +5,7 @@ one freezing rule, checkpoints, efficiency figures and sampling.
 from __future__ import annotations
 
 from labutils.core.errors import TrainingError  # noqa: F401
+from labutils.core.history import History, as_history  # noqa: F401
 from labutils.train.checkpoints import (  # noqa: F401
     CHECKPOINT_FILE,
     checkpoint_info,
@@ -60,6 +61,7 @@ from labutils.train.schedules import (  # noqa: F401
 )
 
 __all__ = [
+    'History', 'as_history',
     'TrainingError',
     'get_batch', 'eval_windows', 'model_context', 'estimate_loss', 'perplexity', 'unigram_baseline_loss',
     'pretrain_gpt', 'measure_tokens_per_second', 'param_groups', 'layerwise_lr_groups', 'make_optimizer',

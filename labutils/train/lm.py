@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from labutils.core.errors import TrainingError  # noqa: F401 (re-exported)
+from labutils.core.history import History
 from labutils.train.checkpoints import checkpoint_info, load_checkpoint, save_checkpoint
 from labutils.train.efficiency import _sync, amp_dtype, estimate_mfu
 from labutils.train.optim import make_optimizer
@@ -123,6 +124,9 @@ def _lm_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------ the loop
+_SAVED = ("step", "train_loss", "lr", "eval_step", "val_loss", "eval_seconds")  # what a checkpoint keeps
+
+
 def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps: int, batch_size: int = 32,
                  block_size: int = 128, lr: float = 3e-3, min_lr: float | None = None, warmup: int | None = None,
                  weight_decay: float = 0.1, betas: tuple[float, float] = (0.9, 0.95), grad_clip: float = 1.0,
@@ -130,7 +134,7 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
                  ckpt_every: int | None = None, resume: bool = True, live_plot: bool = True,
                  amp: str | None = "auto", seed: int = 0, fused: bool | str = "auto", compile: bool = False,
                  progress: bool = True, baselines: dict | None = None, title: str = "Pretraining",
-                 stop_at: int | None = None) -> dict:
+                 stop_at: int | None = None) -> History:
     """Pretrain a causal LM on ``train_ids`` (next-token prediction) and return its history.
 
     The loop: seeded random windows (:func:`get_batch`), AdamW with decay on weight matrices only
@@ -143,7 +147,8 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
     stopped (a finished one is ignored: the run starts over). ``stop_at`` ends the call after that
     step, as an interruption would (the schedule still spans ``steps``).
 
-    Returns a dict: ``step``/``train_loss`` (every step), ``val_step``/``val_loss``, ``lr``,
+    Returns a :class:`~labutils.core.history.History`: ``step``/``train_loss``/``lr`` (every step),
+    ``eval_step``/``val_loss``/``eval_seconds`` (training seconds of this call when each was taken),
     ``final_val_loss``, ``tokens_per_second`` (training steps only), ``train_wall_seconds`` (this
     call, evaluation included), ``tokens_seen``, ``mfu`` (None on a CPU), ``resumed_from``.
     """
@@ -162,8 +167,7 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
     optimizer = make_optimizer(model, lr, weight_decay, betas, fused)
     scheduler = warmup_cosine(optimizer, warmup, steps, lr, min_lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    hist: dict[str, Any] = {"step": [], "train_loss": [], "lr": [], "val_step": [], "val_loss": [],
-                            "resumed_from": None}
+    hist = History(eval_seconds=[], resumed_from=None)
     start = 0
     info = checkpoint_info(ckpt_dir) if ckpt_dir is not None and resume else None
     if info is not None and info["step"] < steps:
@@ -171,7 +175,11 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
         start = int(meta["step"])
         saved = meta.get("extra", {}).get("history")
         if saved:
+            if "val_step" in saved:                      # a checkpoint written before the one History schema
+                saved["eval_step"] = saved.pop("val_step")
             hist.update(saved)
+            hist.setdefault("eval_seconds", [])
+            hist["eval_seconds"] += [None] * (len(hist["eval_step"]) - len(hist["eval_seconds"]))
         hist["resumed_from"] = start
     fwd = torch.compile(model) if compile else model
     plot = None
@@ -180,7 +188,7 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
         plot = LiveLossPlot(title=title, baselines=baselines)
         for s, v in zip(hist["step"], hist["train_loss"]):
             plot.update(s, train=v)
-        for s, v in zip(hist["val_step"], hist["val_loss"]):
+        for s, v in zip(hist["eval_step"], hist["val_loss"]):
             plot.update(s, validation=v)
     model.train()
     pending: list[torch.Tensor] = []
@@ -222,19 +230,18 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
             train_seconds += time.perf_counter() - t0
             flush()
             val = estimate_loss(model, val_ids, block_size, batch_size, eval_blocks, amp)
-            hist["val_step"].append(step + 1)
-            hist["val_loss"].append(val)
+            hist.log_eval(step + 1, val_loss=val, eval_seconds=train_seconds)
             if plot is not None:
                 plot.update(step + 1, validation=val)
             bar.set_postfix(train=f"{hist['train_loss'][-1]:.3f}", val=f"{val:.3f}")
             if ckpt_dir is not None and ((step + 1) % ckpt_every == 0 or last):
                 save_checkpoint(ckpt_dir, model, optimizer, scheduler, step + 1, gen,
-                                extra={"history": {k: hist[k] for k in ("step", "train_loss", "lr", "val_step", "val_loss")}})
+                                extra={"history": {k: hist[k] for k in _SAVED}})
             t0 = time.perf_counter()
         elif ckpt_dir is not None and (step + 1) % ckpt_every == 0:
             flush()
             save_checkpoint(ckpt_dir, model, optimizer, scheduler, step + 1, gen,
-                            extra={"history": {k: hist[k] for k in ("step", "train_loss", "lr", "val_step", "val_loss")}})
+                            extra={"history": {k: hist[k] for k in _SAVED}})
     bar.close()
     flush()
     if plot is not None:
@@ -247,7 +254,7 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
         mfu=estimate_mfu(model, tps, block_size, device, dtype) if tps else None,
         steps=steps, batch_size=batch_size, block_size=block_size, lr_max=lr,
     )
-    return hist
+    return hist.check()
 
 
 def measure_tokens_per_second(model, ids: torch.Tensor, batch_size: int, block_size: int, steps: int = 5,

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from labutils.core.errors import FinetuneError  # noqa: F401 (re-exported)
+from labutils.core.history import History
 from labutils.train.freezing import encoder_layers, gradual_schedule, trainable_parameters, unfreeze_top_k
 from labutils.train.optim import param_groups
 from labutils.train.schedules import SCHEDULES, make_scheduler
@@ -133,7 +134,7 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
     ``patience`` stops after that many evaluations without improvement (early stopping).
     ``on_eval(history)`` is called after every evaluation (e.g. to update a live plot).
 
-    Returns ``{"step", "train_loss", "lr", "eval_step", "val_loss", "val_accuracy", "val_f1",
+    Returns a :class:`~labutils.core.history.History`: ``{"step", "train_loss", "lr", "eval_step", "val_loss", "val_accuracy", "val_f1",
     "trainable", "best_step", "best_val_accuracy", "stopped_early", "steps", "examples", "seconds"}``
     (lists of plain floats and ints, ready for ``lu.record`` or a plot).
     """
@@ -176,8 +177,7 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-    hist: dict[str, Any] = {k: [] for k in ("step", "train_loss", "lr", "eval_step", "val_loss",
-                                             "val_accuracy", "val_f1", "trainable")}
+    hist = History(val_accuracy=[], val_f1=[], trainable=[])
     best_acc, best_step, best_state, bad_evals = -1.0, 0, None, 0
     stopped_early = False
     stage_len = total / len(stages) if stages else None
@@ -213,9 +213,9 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
             opt.zero_grad(set_to_none=True)
             hist["lr"].append(float(sched.get_last_lr()[0]))
             sched.step()
-            step += 1
-            hist["step"].append(step)
+            hist["step"].append(step)                 # 0-based, as every History
             hist["train_loss"].append(accum_loss)
+            step += 1
             hist["trainable"].append(trainable_parameters(model))
             bar.update(1)
             bar.set_postfix(loss=f"{accum_loss:.3f}")
@@ -247,7 +247,7 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
     hist.update(best_step=best_step, best_val_accuracy=(best_acc if best_acc >= 0 else None),
                 stopped_early=stopped_early, steps=step, examples=examples,
                 seconds=time.perf_counter() - start)
-    return hist
+    return hist.check()
 
 
 def _stages(unfreeze: Any, n_layers: int) -> list[int] | None:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from labutils.core.errors import MLMError  # noqa: F401 (re-exported)
+from labutils.core.history import History
 from labutils.train.optim import param_groups
 from labutils.train.schedules import make_scheduler
 
@@ -211,7 +212,7 @@ def train_lm(model, blocks: torch.Tensor, objective: str, steps: int, batch_size
 
     The batches depend only on ``seed``, so two models trained with the same seed see the same
     token stream in the same order. Linear warm-up over ``warmup`` steps, then a constant rate.
-    Returns ``{"steps", "loss", "seconds", "tokens_per_s"}``; ``callback(step, loss)`` is called
+    Returns a :class:`~labutils.core.history.History` (``step``, ``train_loss``, ``lr``, ``seconds``, ``tokens_per_s``); ``callback(step, loss)`` is called
     every ``log_every`` steps (e.g. a live plot's update).
     """
     if steps < 1 or batch_size < 1:
@@ -223,7 +224,7 @@ def train_lm(model, blocks: torch.Tensor, objective: str, steps: int, batch_size
     opt = torch.optim.AdamW(param_groups(model, 0.01), lr=lr)
     sched = make_scheduler(opt, "constant_with_warmup", steps, min(warmup, steps))
     model.train()
-    hist = {"steps": [], "loss": []}
+    hist = History()
     t0 = time.perf_counter()
     bar = tqdm(range(steps), desc=objective.upper(), disable=not progress, leave=False)
     for step in bar:
@@ -234,20 +235,20 @@ def train_lm(model, blocks: torch.Tensor, objective: str, steps: int, batch_size
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        lr_now = sched.get_last_lr()[0]
         sched.step()
         value = loss.item()
         if not math.isfinite(value):
             raise MLMError(f"The {objective} loss became {value} at step {step}; lower the learning rate.")
         if step % log_every == 0 or step == steps - 1:
-            hist["steps"].append(step)
-            hist["loss"].append(value)
+            hist.log(step, value, lr_now)
             if callback is not None:
                 callback(step, value)
         bar.set_postfix(loss=f"{value:.3f}")
     model.eval()
     hist["seconds"] = time.perf_counter() - t0
     hist["tokens_per_s"] = steps * batch_size * blocks.shape[1] / hist["seconds"]
-    return hist
+    return hist.check()
 
 
 @torch.no_grad()

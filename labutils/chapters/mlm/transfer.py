@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from labutils.core.errors import MLMError
+from labutils.core.history import History
+from labutils.train.optim import param_groups
 
 
 # ---------------------------------------------------------------------------------------- transfer
@@ -99,7 +101,8 @@ def train_multitask(train_x: torch.Tensor, train_ys: Sequence[torch.Tensor], tes
                     lr: float = 3e-3, hidden: int = 128, seed: int = 0) -> dict:
     """Train :class:`MultiTaskHeads` with the loss ``Σ_t weights[t] · CE_t`` (full batch, AdamW).
 
-    Returns ``{"test_acc": [per task], "loss": [combined loss per step]}``. A task with weight 0
+    Returns a :class:`~labutils.core.history.History`: the combined ``train_loss`` per step, and
+    ``test_acc`` (one accuracy per task) and ``model``. A task with weight 0
     gets no gradient, so its head stays at its random start: the control for 'did sharing help'.
     """
     if len(weights) != len(train_ys) or len(test_ys) != len(train_ys):
@@ -109,18 +112,19 @@ def train_multitask(train_x: torch.Tensor, train_ys: Sequence[torch.Tensor], tes
     torch.manual_seed(seed)
     n_classes = [int(max(int(y.max()), int(t.max()))) + 1 for y, t in zip(train_ys, test_ys)]
     model = MultiTaskHeads(train_x.shape[1], n_classes, hidden=hidden)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    losses = []
-    for _ in range(steps):
+    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=lr)
+    hist = History()
+    for step in range(steps):
         model.train()
         outs = model(train_x)
         loss = sum(w * F.cross_entropy(o, y) for w, o, y in zip(weights, outs, train_ys))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(loss.item())
+        hist.log(step, loss.item(), lr)
     model.eval()
     with torch.no_grad():
         outs = model(test_x)
     acc = [float((o.argmax(-1) == y).float().mean()) for o, y in zip(outs, test_ys)]
-    return {"test_acc": acc, "loss": losses, "model": model}
+    hist.update(test_acc=acc, model=model)
+    return hist.check()

@@ -8,6 +8,7 @@ import numpy as np
 
 from labutils.chapters.nnmath.backprop import init_mlp, mlp_forward, mlp_loss_and_grads, mse_loss
 from labutils.chapters.nnmath.optimizers import SGD, Adam, AdamW, Params
+from labutils.core.history import History
 
 
 # ---------------------------------------------------------------------------- regularisation
@@ -103,11 +104,11 @@ def make_curve_data(n_train: int = 16, n_val: int = 200, noise: float = 0.3, see
 
 
 def train_mlp_regression(xt, yt, xv, yv, hidden: int = 64, layers: int = 2, epochs: int = 2000,
-                         lr: float = 0.01, act: str = "tanh", seed: int = 0, progress=None) -> dict:
+                         lr: float = 0.01, act: str = "tanh", seed: int = 0, progress=None) -> History:
     """Full-batch training of an MLP with our :class:`Adam`, recording train and validation MSE.
 
-    Returns ``{"train": [...], "val": [...], "params": final}``; entry ``e`` is after ``e`` updates
-    (entry 0 is the untrained network).
+    Returns a :class:`~labutils.core.history.History`: ``train_loss`` and ``val_loss`` (MSE) after ``e``
+    updates at ``step``/``eval_step`` ``e`` (entry 0 is the untrained network), and the final ``params``.
     """
     params = init_mlp([xt.shape[1]] + [hidden] * layers + [yt.shape[1]], seed=seed)
     opt = Adam(lr)
@@ -121,7 +122,8 @@ def train_mlp_regression(xt, yt, xv, yv, hidden: int = 64, layers: int = 2, epoc
         val.append(mse_loss(mlp_forward(params, xv, act)[0], yv)[0])
         if e < epochs:
             opt.step(params, grads)
-    return {"train": train, "val": val, "params": params}
+    return History(step=list(range(len(train))), train_loss=train, eval_step=list(range(len(val))), val_loss=val,
+                   params=params).check()
 
 
 def early_stopping(val_losses, patience: int = 50) -> tuple[int, int]:
