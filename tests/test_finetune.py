@@ -211,6 +211,14 @@ def test_save_reload_pipeline_and_prediction_figure(tmp_home, tokenizer):
         ft.prediction_figure(m, tokenizer, "   ")
 
 
+def test_classifier_dir_is_keyed_by_profile(tmp_home):
+    """A smoke run of notebook 06 must not overwrite the classifier a cpu run trained (notebooks 11, 12, 15 load it)."""
+    dirs = {p: ft.classifier_dir("minilm-sentiment-en", p) for p in ("smoke", "cpu", "gpu")}
+    assert len(set(dirs.values())) == 3 and all(p in d.name for p, d in dirs.items())
+    with pytest.raises(LabError, match="profile"):
+        ft.classifier_dir(profile="laptop")
+
+
 def test_history_figure():
     h = {"step": [1, 2, 3, 4, 5, 6], "train_loss": [1, 1, 1, 1, 1, 1.0], "eval_step": [3, 6],
          "val_accuracy": [0.5, 0.6]}

@@ -190,8 +190,8 @@ def test_efficiency_helpers_on_cpu():
 @pytest.fixture
 def quick_smoke(monkeypatch, tmp_home):
     monkeypatch.setitem(models.COURSE_GPT_SETTINGS, "smoke", dict(
-        size="nano", block_size=32, batch_size=8, steps=6, lr=3e-3, warmup=2, eval_every=3,
-        max_chars=30_000, bpe_vocab=300))
+        models.COURSE_GPT_SETTINGS["smoke"], size="nano", block_size=32, batch_size=8, steps=6, lr=3e-3, warmup=2,
+        eval_every=3, eval_blocks=8, max_chars=30_000, bpe_vocab=300))
     return tmp_home
 
 
@@ -244,3 +244,18 @@ def test_sampling_widget_headless(monkeypatch):
     assert html.startswith("<pre") and "<b>abc</b>" in html
     shown = widgets.sampling_widget(m, tok, "a" * 40, max_new_tokens=5)   # long prompt: truncated, no error
     assert "<pre" in shown.value.data
+
+
+def test_notebook_04_trains_with_the_one_settings_table():
+    """Notebook 04's CFG is built from COURSE_GPT_SETTINGS, so course_gpt() rebuilds the model the notebook saved."""
+    import json
+    from pathlib import Path
+
+    import labutils as lu
+    nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "04_pretraining_a_gpt.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "CFG = lu.settings(" in "".join(c["source"]))
+    space = {"lu": lu}
+    exec(cell.replace("\nCFG\n", "\n").rstrip().removesuffix("CFG"), space)
+    for profile, recipe in models.COURSE_GPT_SETTINGS.items():
+        table = space["CFG"].table[profile]
+        assert {k: table[k] for k in recipe} == recipe, profile

@@ -35,6 +35,10 @@ class ModelError(LabError):
     """A model the learner asked for does not exist or cannot be loaded here (one sentence)."""
 
 
+class ChatLMError(ModelError):
+    """The chat LM could not be fetched, converted, loaded or prompted; the message says why."""
+
+
 class TrainingError(LabError):
     """A setting or input the training code cannot use; the message says what is valid."""
 

@@ -79,8 +79,10 @@ def atomic_dir(target: str | os.PathLike, complete: str | None = None) -> Iterat
             old = None
         try:
             os.replace(tmp, target)
-        except OSError:                                  # someone else put a finished copy there meanwhile
+        except OSError:                                  # someone else put a finished copy there meanwhile?
             if complete is None or not (target / complete).is_file():
+                if old is not None and not target.exists():
+                    os.replace(old, target)              # no: put the old copy back before raising
                 raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

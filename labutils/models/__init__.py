@@ -1,9 +1,22 @@
 """The models a learner works with, all offline: the bundled MiniLM encoder (``encoder``), tiny configs
-(``configs``), the course GPT that notebook 04 trains (``course_gpt``), the pretrained chat LM (``chat``) and
-the GPT and BERT layers written from scratch in notebook 03 (``scratch``)."""
+(``configs``), the course GPT that notebook 04 trains (``course_gpt``), the pretrained chat LM SmolLM2-135M-Instruct
+(``chat``: ``lu.models.chat_lm()``) and the GPT and BERT layers written from scratch in notebook 03 (``scratch``)."""
 from __future__ import annotations
 
-from labutils.core.errors import ModelError  # noqa: F401
+from labutils.core.errors import ChatLMError, ModelError  # noqa: F401
+from labutils.models.chat import (  # noqa: F401
+    GGUF_MEMBER,
+    GGUF_NAME,
+    MODEL_NAME,
+    SMOLLM2_PACKAGE,
+    SMOLLM2_WHEEL,
+    chat_lm,
+    chat_lm_dir,
+    chat_lm_info,
+    fetch_gguf,
+    generate_chat,
+    prepare_chat_lm,
+)
 from labutils.models.configs import (  # noqa: F401
     BERT_SIZES,
     GPT_SIZES,
@@ -36,9 +49,11 @@ from labutils.train.params import (  # noqa: F401
 )
 
 __all__ = [
-    'ModelError',
+    'ModelError', 'ChatLMError',
     'ENCODER_NAME', 'ENCODER_PACKAGE', 'ENCODER_PIP', 'ENCODER_TASKS', 'encoder_path', 'load_encoder',
     'load_tokenizer', 'mean_pool', 'embed', 'GPT_SIZES', 'BERT_SIZES', 'tiny_gpt_config', 'tiny_bert_config',
     'COURSE_GPT_NAMES', 'COURSE_GPT_SETTINGS', 'COURSE_GPT_INFO', 'course_gpt_dir', 'save_course_gpt',
-    'build_course_gpt', 'course_gpt', 'load_causal_lm', 'count_parameters',
+    'build_course_gpt', 'course_gpt', 'load_causal_lm', 'SMOLLM2_WHEEL', 'SMOLLM2_PACKAGE', 'GGUF_NAME',
+    'GGUF_MEMBER', 'MODEL_NAME', 'chat_lm_dir', 'fetch_gguf', 'prepare_chat_lm', 'chat_lm', 'chat_lm_info',
+    'generate_chat', 'count_parameters',
 ]

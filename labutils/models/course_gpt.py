@@ -23,16 +23,18 @@ COURSE_GPT_NAMES = {  # name: (corpus, tokenizer)
     "zh-char": ("zh_news", "char"),
     "zh-bpe": ("zh_news", "bpe"),
 }
-# Per profile: the model size and the training run. Notebook 04's settings are the same, so the model
-# it saves is the one a rebuild would make (up to what the learner changed).
+# Per profile: the model size and the training run, the one table: notebook 04's CFG is built from it, so the
+# model the notebook saves is the one a rebuild would make (up to what the learner changed).
 COURSE_GPT_SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": dict(size="nano", block_size=64, batch_size=16, steps=80, lr=3e-3, warmup=8,
-                  eval_every=40, max_chars=500_000, bpe_vocab=512, bpe_train_chars=300_000),
-    "cpu": dict(size="micro", block_size=128, batch_size=32, steps=800, lr=3e-3, warmup=40,
-                eval_every=100, max_chars=None, bpe_vocab=2048, bpe_train_chars=1_000_000),
-    "gpu": dict(size="small", block_size=256, batch_size=64, steps=3000, lr=1e-3, warmup=150,
-                eval_every=250, max_chars=None, bpe_vocab=4096, bpe_train_chars=2_000_000,
-                dropout=0.1),
+    "smoke": dict(size="nano", block_size=64, batch_size=16, steps=80, lr=3e-3, warmup=8, dropout=0.0,
+                  weight_decay=0.1, grad_clip=1.0, eval_every=20, eval_blocks=32, ckpt_every=40,
+                  max_chars=500_000, bpe_vocab=512, bpe_train_chars=300_000),
+    "cpu": dict(size="micro", block_size=128, batch_size=32, steps=800, lr=3e-3, warmup=40, dropout=0.0,
+                weight_decay=0.1, grad_clip=1.0, eval_every=100, eval_blocks=64, ckpt_every=100,
+                max_chars=None, bpe_vocab=2048, bpe_train_chars=1_000_000),
+    "gpu": dict(size="small", block_size=256, batch_size=64, steps=3000, lr=1e-3, warmup=150, dropout=0.1,
+                weight_decay=0.1, grad_clip=1.0, eval_every=250, eval_blocks=128, ckpt_every=500,
+                max_chars=None, bpe_vocab=4096, bpe_train_chars=2_000_000),
 }
 COURSE_GPT_INFO = "course_gpt.json"       # written last into a saved model: present = complete
 
@@ -104,11 +106,12 @@ def build_course_gpt(name: str = "kjv-char", profile: str | None = None, progres
     train_ids, val_ids = T.encode_corpus(tok, train_text), T.encode_corpus(tok, val_text)
     dev = best_device()
     torch.manual_seed(0)
-    cfg = tiny_gpt_config(s["size"], len(tok), n_positions=s["block_size"], dropout=s.get("dropout", 0.0),
+    cfg = tiny_gpt_config(s["size"], len(tok), n_positions=s["block_size"], dropout=s["dropout"],
                           attn_implementation="sdpa")
     model = GPT2LMHeadModel(cfg).to(dev)
     hist = TR.pretrain_gpt(model, train_ids, val_ids, steps=s["steps"], batch_size=s["batch_size"],
                            block_size=s["block_size"], lr=s["lr"], warmup=s["warmup"], eval_every=s["eval_every"],
+                           weight_decay=s["weight_decay"], grad_clip=s["grad_clip"], eval_blocks=s["eval_blocks"],
                            live_plot=False, progress=(profile != "smoke") if progress is None else progress,
                            title=f"course GPT {name}")
     hist["unigram_baseline_loss"] = TR.unigram_baseline_loss(train_ids, val_ids, len(tok))

@@ -119,7 +119,19 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.action == "list":
         data.list_datasets(show=True)
         return 0
-    ok = data.prepare_all(force=args.force, names=args.names or None)
+    names = list(args.names or [])
+    want_chat = not names or "chat_lm" in names          # the pretrained chat LM is prepared with the data
+    names = [n for n in names if n != "chat_lm"]
+    ok = True if (args.names and not names) else data.prepare_all(force=args.force, names=names or None)
+    if want_chat:
+        import time
+
+        from labutils.models import chat
+        t0 = time.perf_counter()
+        already = chat.chat_lm_info()["prepared"] and not args.force
+        path = chat.prepare_chat_lm(force=args.force)
+        print(f"  {'chat_lm':<13} {'prepared' if already else 'converted':<11} {chat.MODEL_NAME} "
+              f"{time.perf_counter() - t0:5.1f} s  {path}")
     return 0 if ok else 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from labutils.chapters.finetune.loop import (  # noqa: F401
     classification_pipeline,
+    classifier_dir,
     evaluate_classifier,
     pad_collate,
     predict_proba,
@@ -41,7 +42,7 @@ from labutils.train.freezing import (  # noqa: F401
 __all__ = [
     'FinetuneError',
     'tokenize_dataset', 'take', 'pad_collate', 'train_classifier', 'predict_proba', 'evaluate_classifier',
-    'save_classifier', 'classification_pipeline', 'confusion_matrix_figure', 'reliability_figure',
+    'classifier_dir', 'save_classifier', 'classification_pipeline', 'confusion_matrix_figure', 'reliability_figure',
     'most_confident_mistakes', 'tfidf_baseline', 'unk_rate', 'prediction_figure', 'history_figure',
     'encoder_layers', 'head_parameter_names', 'freeze_encoder', 'unfreeze_top_k', 'unfreeze_all',
     'trainable_parameters', 'gradual_schedule', 'calibration_bins', 'expected_calibration_error',

@@ -344,12 +344,27 @@ def evaluate_classifier(model, ds, tokenizer=None, batch_size: int = 64, device:
 
 
 # ----------------------------------------------------------------------------- deploy
-def save_classifier(model, tokenizer, path: str | Path) -> Path:
-    """``save_pretrained`` of model (safetensors) and tokenizer into ``path`` (created)."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+def classifier_dir(name: str = "minilm-sentiment-en", profile: str | None = None) -> Path:
+    """Where notebook 06 keeps a fine-tuned classifier for later notebooks (11, 12, 15), keyed by profile.
+
+    A smoke run therefore never overwrites the classifier a cpu or gpu run trained.
+    """
+    from labutils.core.env import cache_home
+    from labutils.core.profiles import PROFILES, current
+    p = current() if profile in (None, "") else str(profile).lower()
+    if p not in PROFILES:
+        raise FinetuneError(f"Unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}.")
+    return cache_home("06_finetuning", f"{name}-{p}")
+
+
+def save_classifier(model, tokenizer, path: str | Path | None = None) -> Path:
+    """``save_pretrained`` of model (safetensors) and tokenizer into ``path`` (default :func:`classifier_dir`),
+    atomically: a half-written classifier is never left where a later notebook would load it."""
+    from labutils.core.io import atomic_dir
+    path = classifier_dir() if path is None else Path(path)
+    with atomic_dir(path, complete="config.json") as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return path
 
 
