@@ -54,3 +54,12 @@ def test_every_loop_returns_the_same_schema():
         assert isinstance(h, History) and h.check() is h
         assert len(h["step"]) == len(h["train_loss"]) > 0 and len(h["eval_step"]) > 0
     assert r.history["eval_epoch"] == [1, 2, 3] and r.step_loss is r.history["train_loss"]
+
+
+def test_time_to_loss_levels():
+    h = History(eval_seconds=[])
+    for step, val, sec in ((100, 2.0, 10.0), (200, 1.6, 20.0), (300, 1.44, 30.0)):
+        h.log_eval(step, val_loss=val, eval_seconds=sec)
+    table = h.time_to([1.8, 1.45, 1.0])
+    assert table == [{"level": 1.8, "step": 200, "seconds": 20.0}, {"level": 1.45, "step": 300, "seconds": 30.0},
+                     {"level": 1.0, "step": None, "seconds": None}]

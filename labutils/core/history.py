@@ -64,6 +64,18 @@ class History(dict):
         values = self.get(key) or []
         return values[-1] if values else default
 
+    def time_to(self, levels, key: str = "val_loss", time_key: str = "eval_seconds") -> list[dict]:
+        """When ``key`` first fell to each of ``levels``: ``[{"level", "step", "seconds"}]``, ``None`` where it
+        never did (notebook 04's time-to-loss table). ``seconds`` comes from ``time_key`` (training time)."""
+        steps, values = self.series(key)
+        times = self.get(time_key) or [None] * len(values)
+        out = []
+        for level in levels:
+            hit = next((i for i, v in enumerate(values) if v <= level), None)
+            out.append({"level": level, "step": None if hit is None else steps[hit],
+                        "seconds": None if hit is None else times[hit]})
+        return out
+
     def check(self) -> "History":
         """Raise ``ValueError`` if a series does not line up with its steps; return ``self``."""
         if len(self["train_loss"]) != len(self["step"]):

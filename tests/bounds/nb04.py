@@ -29,6 +29,11 @@ def check(fig: dict, profile: str) -> None:
     scaling = fig["scaling_val_losses"]
     assert 3 <= len(scaling) <= 4 and all(math.isfinite(v) for v in scaling.values())
     assert min(scaling.values()) < fig["uniform_loss"]
+    if profile == "cpu" and fig.get("run_name") == "kjv-char":
+        # the cpu recipe is tuned for time to quality: today's target is val <= 1.45 (a benchmark figure; the
+        # seconds are recorded, not asserted: timings are not a test)
+        assert final <= 1.45, f"cpu kjv-char should reach val loss 1.45, got {final:.3f}"
+        assert fig["time_to_val_loss"]["1.45"] is not None
     if profile != "smoke":
         assert final < 0.7 * base, "cpu/gpu: the val loss should be clearly below the unigram baseline"
         assert min(scaling.values()) < base
