@@ -182,14 +182,15 @@ def test_layerwise_lr_groups(tiny_bert):
     assert lrs == pytest.approx({"embeddings (no decay)": 1e-3 * 0.125,
                                  "layer 0": 1e-3 * 0.25, "layer 0 (no decay)": 1e-3 * 0.25,
                                  "layer 1": 1e-3 * 0.5, "layer 1 (no decay)": 1e-3 * 0.5,
-                                 "pooler": 1e-3 * 0.5, "pooler (no decay)": 1e-3 * 0.5,
+                                 "pooler": 1e-3, "pooler (no decay)": 1e-3,
                                  "head": 1e-3, "head (no decay)": 1e-3})
     assert sum(len(g["params"]) for g in groups) == len(list(tiny_bert.parameters()))
     for g in groups:   # the one decay rule: matrices only, never biases, LayerNorm or embeddings
         assert (g["weight_decay"] > 0) == all(p.dim() >= 2 for p in g["params"]), g["name"]
     emb = tiny_bert.bert.embeddings.word_embeddings.weight
     assert not any(p is emb for g in groups if g["weight_decay"] > 0 for p in g["params"])
-    assert TR.layerwise_lr_groups(tiny_bert, 1e-3, head_lr=0.1)[-1]["lr"] == 0.1
+    with_head = {g["name"]: g["lr"] for g in TR.layerwise_lr_groups(tiny_bert, 1e-3, head_lr=0.1)}
+    assert with_head["head"] == with_head["pooler"] == 0.1 and with_head["layer 1"] == pytest.approx(1e-3 * 0.8)
     TR.unfreeze_top_k(tiny_bert, 0)
     assert [g["name"] for g in TR.layerwise_lr_groups(tiny_bert, 1e-3)] == ["head", "head (no decay)"]
     with pytest.raises(LabError):

@@ -25,7 +25,7 @@ COURSE_MAP = [
     ("03_attention_and_transformer", "Attention and the Transformer", "注意力机制与 Transformer",
      "build a GPT block from scratch and prove it equals the library's", (1, 4, 2)),
     ("04_pretraining_a_gpt", "Pretraining a GPT", "自监督预训练：从零训练 GPT",
-     "pretrain a tiny GPT, read its loss curve, sample from it", (1, 6, 10)),
+     "pretrain a tiny GPT, read its loss curve, sample from it", (1, 3, 10)),
     ("05_masked_lm_and_transfer", "Masked LM and transfer learning", "掩码语言模型与迁移学习",
      "pretrain with masking, use a real pretrained encoder's features", (1, 6, 6)),
     ("06_finetuning_for_classification", "Fine-tuning for classification", "微调与文本分类",

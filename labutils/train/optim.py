@@ -26,8 +26,8 @@ def param_groups(model, weight_decay: float = 0.1, *, lr: float | None = None,
     by identity, so a tied tensor appears once; frozen tensors are left out.
 
     Without ``layer_lr_decay``/``head_lr``: two groups, ``"decay"`` and ``"no decay"`` (their ``lr`` is
-    the optimizer's). With them (BERT-style encoders; needs ``lr``): the task head gets ``head_lr``
-    (default ``lr``), the pooler and the top layer ``lr·d``, the layer below ``lr·d²`` …, the embeddings
+    the optimizer's). With them (BERT-style encoders; needs ``lr``): the task head and the pooler (which only
+    the head reads) get ``head_lr`` (default ``lr``), the top layer ``lr·d``, the layer below ``lr·d²`` …, the embeddings
     ``lr·d^(L+1)`` (Howard & Ruder, *ULMFiT*, 2018; Clark et al., *ELECTRA*, 2020). Each group carries a
     ``name`` for display, from the embeddings up to the head.
     """
@@ -56,8 +56,8 @@ def param_groups(model, weight_decay: float = 0.1, *, lr: float | None = None,
     for name, p in params:
         if name in head:
             rank, label, group_lr = n + 2, "head", lr if head_lr is None else head_lr
-        elif id(p) in pooler_ids:
-            rank, label, group_lr = n + 1, "pooler", lr * d
+        elif id(p) in pooler_ids:            # the pooler feeds only the task head: it learns at the head's rate
+            rank, label, group_lr = n + 1, "pooler", lr if head_lr is None else head_lr
         elif id(p) in layer_of:
             i = layer_of[id(p)]
             rank, label, group_lr = i + 1, f"layer {i}", lr * d ** (n - i)

@@ -35,9 +35,11 @@ def check(fig: dict, profile: str) -> None:
     assert all(0 <= v <= 1 for side in fig["shift_acc"].values() for v in side.values())
     assert _finite(fig["warmup_first_epoch_max_loss"].values())
     assert fig["depth_losses_finite"] is True
-    # gradient accumulation with divided losses is the large-batch update, up to float32 rounding, which grows
-    # with the number of AdamW steps and depends on the thread count (cpu profile, 2 threads: 3.7e-5 measured)
-    assert fig["accum_max_abs_diff"] < 1e-4
+    # gradient accumulation with divided losses is the large-batch update, up to rounding: in float64 the two
+    # agree to ~1e-15 (the real test of equality); in float32 rounding grows with the AdamW steps and the thread
+    # count (cpu, 2 threads: 3.7e-5 and 1.0e-4 measured on two days), so that bound only says "rounding-sized"
+    assert fig["accum_max_abs_diff_fp64"] < 1e-10
+    assert fig["accum_max_abs_diff"] < 1e-3
     assert fig["accum_no_divide_max_abs_diff"] > 100 * fig["accum_max_abs_diff"]
     # activation memory grows with the batch (it is proportional to it)
     act = {int(k): v for k, v in fig["batch_activation_mb"].items()}
