@@ -61,3 +61,9 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as err:
         main(argv)
     assert err.value.code == 2
+
+
+def test_data_prepare_unknown_name_lists_the_valid_ones(capsys):
+    assert main(["data", "prepare", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert "nonsense" in err and "kjv" in err and "chat_lm" in err and "Traceback" not in err

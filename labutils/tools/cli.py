@@ -120,6 +120,10 @@ def cmd_data(args: argparse.Namespace) -> int:
         data.list_datasets(show=True)
         return 0
     names = list(args.names or [])
+    valid = [r["name"] for r in data.list_datasets(show=False)] + ["chat_lm"]
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise CLIError(f"Unknown name {unknown[0]!r}; valid names: {', '.join(valid)}.")
     want_chat = not names or "chat_lm" in names          # the pretrained chat LM is prepared with the data
     names = [n for n in names if n != "chat_lm"]
     ok = True if (args.names and not names) else data.prepare_all(force=args.force, names=names or None)
