@@ -6,6 +6,9 @@ ACCS = ("tfidf_acc", "frozen_acc", "full_ft_acc", "gradual_acc", "trainer_acc", 
 
 
 def check(fig: dict, profile: str) -> None:
+    # the Trainer table shows each evaluation once (the final trainer.evaluate() is not a second row)
+    steps = fig["trainer_eval_steps"]
+    assert steps and len(steps) == len(set(steps)), f"duplicate evaluation rows: {steps}"
     for key in ACCS + ("tfidf_f1", "frozen_f1", "full_ft_f1", "gradual_f1", "test_f1_final"):
         assert 0.0 <= fig[key] <= 1.0, f"{key}={fig[key]} is not a fraction"
     # trainable parameters: the head alone is 384·2 + 2; full fine-tuning trains all of MiniLM
