@@ -32,6 +32,7 @@ from pathlib import Path
 from labutils.core.env import cache_home, quiet
 from labutils.core.errors import ChatLMError  # noqa: F401 (re-exported)
 from labutils.core.io import atomic_dir, atomic_path
+from labutils.train.params import count_parameters
 
 __all__ = ["ChatLMError", "SMOLLM2_WHEEL", "GGUF_NAME", "MODEL_NAME", "fetch_gguf", "prepare_chat_lm",
            "chat_lm", "chat_lm_dir", "chat_lm_info", "generate_chat"]
@@ -170,7 +171,7 @@ def prepare_chat_lm(force: bool = False, progress=print) -> Path:
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     model.generation_config.pad_token_id = tok.pad_token_id
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = count_parameters(model)
     del src
 
     with atomic_dir(target, complete="model_card.json") as tmp:
@@ -202,7 +203,8 @@ def prepare_chat_lm(force: bool = False, progress=print) -> Path:
 def _resolve(device, dtype):
     import torch
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        from labutils.core.env import device as best_device
+        device = best_device()
     if dtype is None:
         dtype = torch.float32
     elif isinstance(dtype, str):

@@ -7,6 +7,7 @@ import time
 import torch
 import torch.nn as nn
 
+from labutils.train.efficiency import _sync
 from labutils.train.params import count_parameters  # noqa: F401 (notebook 03 uses it from here)
 
 
@@ -61,11 +62,6 @@ def measure_flops(model: nn.Module, idx: torch.Tensor, backward: bool = False) -
     if backward:
         model.zero_grad(set_to_none=True)
     return int(counter.get_total_flops())
-
-
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 @torch.no_grad()
