@@ -233,3 +233,36 @@ def test_classifier_widget_headless(monkeypatch, tokenizer):
     monkeypatch.setenv("LABUTILS_HEADLESS", "1")
     shown = widgets.classifier_widget(tiny_model(), tokenizer, "good film")
     assert isinstance(shown.value, go.Figure) and "good film" in shown.value.layout.title.text
+
+
+def test_mean_pooling_classifier_ignores_padding_and_trains_only_its_head(toy, tokenizer):
+    m = ft.MeanPoolingClassifier.from_classifier(tiny_model())
+    assert ft.freeze_encoder(m) == 2 * m.config.hidden_size + 2
+    assert ft.head_parameter_names(m) == ["classifier.weight", "classifier.bias"]
+    m.eval()
+    alone = tokenizer(["a joy"], return_tensors="pt")
+    padded = tokenizer(["a joy", "terrible acting, a mess from start to end"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        diff = (m(**alone).logits[0] - m(**padded).logits[0]).abs().max().item()
+    assert diff < 1e-5, "padding leaked into the mean"
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    hist = ft.train_classifier(m, toy["train"], toy["validation"], max_steps=4, lr=1e-2, batch_size=8,
+                               unfreeze="head", progress=False, device="cpu")
+    assert hist["steps"] == 4
+    assert {n for n, p in m.named_parameters() if not torch.equal(p, before[n])} == {"classifier.weight",
+                                                                                     "classifier.bias"}
+
+
+def test_group_by_length_sees_every_example_once_per_epoch(toy):
+    from labutils.chapters.finetune.loop import _loader
+    loader = _loader(toy["train"], 5, True, 0, 0, group_by_length=True)
+    lengths = sorted(len(r) for r in toy["train"]["input_ids"])
+    for _ in range(2):   # two epochs, each a permutation of the data
+        seen = sorted(int(m.sum()) for b in loader for m in b["attention_mask"])
+        assert seen == lengths
+    widths = [b["input_ids"].shape[1] for b in loader]
+    assert len(widths) == len(loader) == math.ceil(len(lengths) / 5)
+    m = tiny_model()
+    hist = ft.train_classifier(m, toy["train"], None, max_steps=3, lr=1e-3, batch_size=8, unfreeze="all",
+                               progress=False, device="cpu", group_by_length=True)
+    assert hist["steps"] == 3

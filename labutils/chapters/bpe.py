@@ -222,7 +222,7 @@ def train_bpe(texts: str | Iterable[str], num_merges: int | None = None, *, voca
     steps: list[MergeStep] = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from labutils.core.progress import tqdm
         bar = tqdm(total=num_merges, desc="BPE merges")
     while len(merges) < num_merges and heap:
         k, best = heapq.heappop(heap)

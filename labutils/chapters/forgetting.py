@@ -37,7 +37,8 @@ def finetune_encoder(model, tokenizer, texts: Sequence[str], labels: Sequence[in
     (``step``, ``train_loss``, ``lr``, ``seconds``).
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from labutils.core.progress import tqdm
     if steps < 1:
         raise ChallengeError(f"steps must be ≥ 1, got {steps}.")
     device = next(model.parameters()).device

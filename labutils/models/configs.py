@@ -76,3 +76,29 @@ def tiny_bert_config(size: str = "micro", vocab_size: int = 30522, pad_token_id:
                hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     cfg.update(overrides)
     return BertConfig(**cfg)
+
+
+def tiny_modernbert_config(size: str = "micro", vocab_size: int = 30522, pad_token_id: int = 0,
+                           cls_token_id: int = 101, sep_token_id: int = 102, max_position_embeddings: int | None = None,
+                           dropout: float = 0.0, **overrides: Any):
+    """A small ``ModernBertConfig`` (Warner et al. 2024) with the same shapes as :func:`tiny_bert_config`.
+
+    What differs from the 2018 BERT recipe: LayerNorm *before* each sublayer (pre-LN), rotary position
+    embeddings instead of learned absolute ones, a gated (GeGLU) feed-forward, no biases. Every layer is
+    given full attention here (ModernBERT alternates with a 128-token local window, which changes nothing
+    on blocks this short). The intermediate size is chosen so the MLP has about BERT's parameter count.
+    """
+    from transformers import ModernBertConfig
+
+    n_layer, hidden, heads, ctx = _size(size, BERT_SIZES)
+    ids = dict(pad_token_id=pad_token_id, cls_token_id=cls_token_id, sep_token_id=sep_token_id,
+               bos_token_id=cls_token_id, eos_token_id=sep_token_id)
+    for key, value in ids.items():
+        if not 0 <= value < vocab_size:
+            raise ModelError(f"{key}={value} must lie inside the vocabulary (0..{vocab_size - 1}).")
+    cfg = dict(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=n_layer, num_attention_heads=heads,
+               intermediate_size=2 * hidden, max_position_embeddings=max_position_embeddings or ctx,
+               layer_types=["full_attention"] * n_layer, embedding_dropout=dropout, mlp_dropout=dropout,
+               attention_dropout=dropout, **ids)
+    cfg.update(overrides)
+    return ModernBertConfig(**cfg)

@@ -152,7 +152,7 @@ def pretrain_gpt(model, train_ids: torch.Tensor, val_ids: torch.Tensor, *, steps
     ``final_val_loss``, ``tokens_per_second`` (training steps only), ``train_wall_seconds`` (this
     call, evaluation included), ``tokens_seen``, ``mfu`` (None on a CPU), ``resumed_from``.
     """
-    from tqdm.auto import tqdm
+    from labutils.core.progress import tqdm
     if steps < 1 or batch_size < 1 or block_size < 1 or eval_every < 1:
         raise TrainingError("steps, batch_size, block_size and eval_every must all be at least 1.")
     if block_size > model_context(model):

@@ -30,12 +30,16 @@ def check(fig: dict, profile: str) -> None:
     # full fine-tuning learned something: the training loss of its last quarter is below its first quarter's
     assert fig["full_ft_loss_last"] < fig["full_ft_loss_first"], "full fine-tuning's loss did not decrease"
     # the real claims (cpu and gpu): the fine-tuned model is good and beats the baseline on the same data.
-    # Measured (cpu, 2,400 training sentences, one epoch): test 0.834, validation 0.836, TF-IDF test 0.741
-    # (with 1,800 sentences test was 0.798: the margin above 0.80 needs the 2,400).
-    floor = 0.80
+    # Measured (cpu, 4,800 training sentences, one epoch, length-grouped batches): test 0.855, validation 0.840,
+    # TF-IDF test 0.775; with 2,400 sentences test was 0.834. The issue's target (test >= 0.85 within 5 minutes) is a
+    # benchmark figure reported in the closing note; the bound keeps a margin for other machines' float noise.
+    floor = 0.84
     assert fig["test_acc_final"] >= floor, f"fine-tuned MiniLM should reach {floor:.0%} test accuracy"
     assert fig["test_acc_final"] > fig["tfidf_test_acc"], "fine-tuning should beat TF-IDF on the same sentences"
     assert fig["full_ft_acc"] >= floor and fig["full_ft_acc"] > fig["tfidf_acc"]
     assert fig["full_ft_acc"] > fig["frozen_acc"], "full fine-tuning should beat a frozen encoder + linear head"
+    # the frozen head on mean-pooled features (what this checkpoint was trained for) is well above chance
+    # (measured 0.778; a head on the [CLS] pooler, notebook 08's "head only" row, reached 0.60)
+    assert fig["frozen_acc"] > 0.7, "the frozen mean-pooled features should carry sentiment"
     assert abs(fig["trainer_acc"] - fig["full_ft_acc"]) < 0.03, "Trainer and the hand-written loop should agree"
     assert fig["tfidf_acc"] > 0.65 and fig["zh_tfidf_acc"] > 0.75

@@ -5,16 +5,14 @@ they are re-exported here so ``ft.unfreeze_top_k`` reads as the lesson uses it."
 from __future__ import annotations
 
 from labutils.chapters.finetune.loop import (  # noqa: F401
-    classification_pipeline,
-    classifier_dir,
     evaluate_classifier,
     pad_collate,
     predict_proba,
-    save_classifier,
     take,
     tokenize_dataset,
     train_classifier,
 )
+from labutils.chapters.finetune.pooling import MeanPoolingClassifier  # noqa: F401
 from labutils.chapters.finetune.report import (  # noqa: F401
     confusion_matrix_figure,
     history_figure,
@@ -24,6 +22,7 @@ from labutils.chapters.finetune.report import (  # noqa: F401
     tfidf_baseline,
     unk_rate,
 )
+from labutils.chapters.finetune.saving import classification_pipeline, classifier_dir, save_classifier  # noqa: F401
 from labutils.core.errors import FinetuneError  # noqa: F401
 from labutils.eval.calibration import (  # noqa: F401
     calibration_bins,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,6 +31,7 @@ import numpy as np
 from labutils.core.errors import FinetuneError  # noqa: F401 (re-exported)
 from labutils.core.history import History
 from labutils.train.freezing import encoder_layers, gradual_schedule, trainable_parameters, unfreeze_top_k
+from labutils.train.grouping import length_grouped_batches
 from labutils.train.optim import param_groups
 from labutils.train.schedules import SCHEDULES, make_scheduler
 
@@ -91,14 +91,33 @@ def pad_collate(pad_token_id: int = 0) -> Callable[[list[dict]], dict]:
     return collate
 
 
-def _loader(ds, batch_size: int, shuffle: bool, seed: int, pad_token_id: int):
+class _GroupedSampler:
+    """Length-grouped batches, re-drawn with a new seed every epoch (see :func:`length_grouped_batches`)."""
+
+    def __init__(self, lengths, batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), batch_size, seed, 0
+
+    def __iter__(self):
+        batches = length_grouped_batches(self.lengths, self.batch_size, self.seed + self.epoch)
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
+def _loader(ds, batch_size: int, shuffle: bool, seed: int, pad_token_id: int, group_by_length: bool = False):
     import torch
     if "input_ids" not in ds.column_names:
         raise FinetuneError("The data set is not tokenized; call tokenize_dataset(ds, tokenizer, max_length) first.")
     cols = [c for c in _MODEL_COLUMNS if c in ds.column_names]
+    data = ds.select_columns(cols).with_format(None)
+    if shuffle and group_by_length:
+        sampler = _GroupedSampler([len(ids) for ids in ds["input_ids"]], batch_size, seed)
+        return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=pad_collate(pad_token_id))
     gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(ds.select_columns(cols).with_format(None), batch_size=batch_size,
-                                       shuffle=shuffle, generator=gen, collate_fn=pad_collate(pad_token_id))
+    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen,
+                                       collate_fn=pad_collate(pad_token_id))
 
 
 def _pad_id(model) -> int:
@@ -114,7 +133,8 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
                      max_steps: int | None = None, eval_every: int | None = None, keep_best: bool = False,
                      patience: int | None = None, seed: int = 0, progress: bool = True,
                      eval_batch_size: int = 64, device: Any = None, amp: bool | None = None,
-                     on_eval: Callable[[dict], None] | None = None, max_grad_norm: float | None = 1.0) -> dict:
+                     on_eval: Callable[[dict], None] | None = None, max_grad_norm: float | None = 1.0,
+                     group_by_length: bool = False) -> dict:
     """Fine-tune ``model`` on a tokenized ``train_ds`` with a hand-written loop; return a history dict.
 
     One optimizer step = ``grad_accum`` batches of ``batch_size`` examples. The loss is the
@@ -133,13 +153,16 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
     end); ``keep_best`` reloads the weights with the best validation accuracy at the end;
     ``patience`` stops after that many evaluations without improvement (early stopping).
     ``on_eval(history)`` is called after every evaluation (e.g. to update a live plot).
+    ``group_by_length`` batches sentences of similar length together (less padding, the same examples in
+    another order: on short sentences a CPU epoch gets noticeably faster; ``Trainer``'s option of that name).
 
     Returns a :class:`~labutils.core.history.History`: ``{"step", "train_loss", "lr", "eval_step", "val_loss", "val_accuracy", "val_f1",
     "trainable", "best_step", "best_val_accuracy", "stopped_early", "steps", "examples", "seconds"}``
     (lists of plain floats and ints, ready for ``lu.record`` or a plot).
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from labutils.core.progress import tqdm
 
     if schedule not in SCHEDULES:
         raise FinetuneError(f"Unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}.")
@@ -161,15 +184,17 @@ def train_classifier(model, train_ds, val_ds=None, *, epochs: float = 1, lr: flo
 
     n_layers = len(encoder_layers(model))
     stages = _stages(unfreeze, n_layers)
-    loader = _loader(train_ds, batch_size, True, seed, _pad_id(model))
+    loader = _loader(train_ds, batch_size, True, seed, _pad_id(model), group_by_length)
     per_epoch = max(1, len(loader) // grad_accum)
     total = int(max_steps) if max_steps else max(1, int(math.ceil(epochs * per_epoch)))
     if eval_every is None:
         eval_every = per_epoch
     if stages is not None:  # every parameter that trains in some stage goes into the optimizer
         model.requires_grad_(True)
+    # fused=True: one kernel for the whole update (what Trainer's default "adamw_torch_fused" uses); on 2 CPU
+    # cores it saves about a tenth of a second per step of MiniLM's 22.7M parameters
     opt = torch.optim.AdamW(param_groups(model, weight_decay, lr=lr, layer_lr_decay=layer_lr_decay, head_lr=head_lr),
-                            lr=lr)
+                            lr=lr, fused=dev.type in ("cpu", "cuda"))
     if stages is None:  # frozen parameters must not take AdamW's weight-decay steps
         _drop_frozen(opt)
     sched = make_scheduler(opt, schedule, total, int(round(warmup_ratio * total)))
@@ -341,47 +366,6 @@ def evaluate_classifier(model, ds, tokenizer=None, batch_size: int = 64, device:
                             for i in range(probs.shape[1])}
         res.update(probs=probs, preds=preds, labels=labels)
     return res
-
-
-# ----------------------------------------------------------------------------- deploy
-def classifier_dir(name: str = "minilm-sentiment-en", profile: str | None = None) -> Path:
-    """Where notebook 06 keeps a fine-tuned classifier for later notebooks (11, 12, 15), keyed by profile.
-
-    A smoke run therefore never overwrites the classifier a cpu or gpu run trained.
-    """
-    from labutils.core.env import cache_home
-    from labutils.core.profiles import PROFILES, current
-    p = current() if profile in (None, "") else str(profile).lower()
-    if p not in PROFILES:
-        raise FinetuneError(f"Unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}.")
-    return cache_home("06_finetuning", f"{name}-{p}")
-
-
-def save_classifier(model, tokenizer, path: str | Path | None = None) -> Path:
-    """``save_pretrained`` of model (safetensors) and tokenizer into ``path`` (default :func:`classifier_dir`),
-    atomically: a half-written classifier is never left where a later notebook would load it."""
-    from labutils.core.io import atomic_dir
-    path = classifier_dir() if path is None else Path(path)
-    with atomic_dir(path, complete="config.json") as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    return path
-
-
-def classification_pipeline(path_or_model, tokenizer=None, device: Any = None):
-    """A transformers ``pipeline("text-classification")`` returning every label's score
-    (``top_k=None``), from a saved directory or a model + tokenizer."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
-    if isinstance(path_or_model, (str, Path)):
-        model = AutoModelForSequenceClassification.from_pretrained(path_or_model)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path_or_model)
-    else:
-        model = path_or_model
-        if tokenizer is None:
-            raise FinetuneError("Pass the tokenizer with the model, or a saved directory.")
-    if device is None:
-        device = next(model.parameters()).device
-    return pipeline("text-classification", model=model, tokenizer=tokenizer, top_k=None, device=device)
 
 
 _PRF = None

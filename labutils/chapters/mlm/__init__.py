@@ -15,10 +15,12 @@ from labutils.chapters.mlm.masking import (  # noqa: F401
     mask_tokens,
     masking_html,
     masking_stats,
+    mlm_parts,
     same_position_accuracy,
     tail_mean,
     train_lm,
 )
+from labutils.chapters.mlm.scoring import mlm_scores, unigram_log_probs  # noqa: F401
 from labutils.chapters.mlm.transfer import (  # noqa: F401
     MultiTaskHeads,
     cosine,
@@ -35,5 +37,5 @@ __all__ = [
     'IGNORE', 'FATES', 'mask_tokens', 'masking_stats', 'masking_html', 'TrimmedVocab', 'make_blocks',
     'lm_loss', 'train_lm', 'same_position_accuracy', 'tail_mean', 'fill_mask', 'fill_mask_table',
     'attention_masks_figure', 'embed_by_length', 'cosine', 'linear_probe', 'nearest', 'neighbours_table',
-    'MultiTaskHeads', 'train_multitask',
+    'MultiTaskHeads', 'train_multitask', 'mlm_scores', 'unigram_log_probs', 'mlm_parts',
 ]

@@ -186,7 +186,7 @@ def lm_loss(model, batch: torch.Tensor, objective: str, vocab=None, generator: t
     """The loss of one batch of blocks.
 
     ``"clm"``: a ``GPT2LMHeadModel`` predicts every next token (``labels = inputs``; transformers
-    shifts them). ``"mlm"``: a ``BertForMaskedLM`` sees the masked blocks; the output layer is applied
+    shifts them). ``"mlm"``: a ``BertForMaskedLM`` or ``ModernBertForMaskedLM`` sees the masked blocks; the output layer is applied
     only at the selected positions (about 15 %), which gives exactly the loss of
     ``model(input_ids, labels=labels)`` without computing ~85 % of the vocabulary logits for nothing.
     """
@@ -200,9 +200,21 @@ def lm_loss(model, batch: torch.Tensor, objective: str, vocab=None, generator: t
     selected = labels != IGNORE
     if not selected.any():
         return model(input_ids=inputs, labels=labels).loss
-    hidden = model.bert(input_ids=inputs).last_hidden_state
-    logits = model.cls(hidden[selected])
+    encoder, head = mlm_parts(model)
+    logits = head(encoder(input_ids=inputs).last_hidden_state[selected])
     return F.cross_entropy(logits, labels[selected])
+
+
+def mlm_parts(model):
+    """``(encoder, head)`` of a masked LM: the body that gives one vector per position and the output layer
+    that turns vectors into vocabulary logits. ``BertForMaskedLM``: ``bert`` and ``cls``;
+    ``ModernBertForMaskedLM``: ``model`` and ``head`` → ``decoder``."""
+    if hasattr(model, "bert") and hasattr(model, "cls"):
+        return model.bert, model.cls
+    if hasattr(model, "model") and hasattr(model, "head") and hasattr(model, "decoder"):
+        return model.model, lambda h: model.decoder(model.head(h))
+    raise MLMError(f"{type(model).__name__} is not a masked LM this course knows (BertForMaskedLM or "
+                   "ModernBertForMaskedLM).")
 
 
 def train_lm(model, blocks: torch.Tensor, objective: str, steps: int, batch_size: int = 16, lr: float = 1e-3,
@@ -217,11 +229,11 @@ def train_lm(model, blocks: torch.Tensor, objective: str, steps: int, batch_size
     """
     if steps < 1 or batch_size < 1:
         raise MLMError(f"steps and batch_size must be at least 1, got {steps} and {batch_size}.")
-    from tqdm.auto import tqdm
+    from labutils.core.progress import tqdm
     device = next(model.parameters()).device
     batches = torch.Generator().manual_seed(seed)
     masking = torch.Generator().manual_seed(seed + 1)
-    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=lr)
+    opt = torch.optim.AdamW(param_groups(model, 0.01), lr=lr, betas=(0.9, 0.98))   # β₂ = 0.98 as RoBERTa
     sched = make_scheduler(opt, "constant_with_warmup", steps, min(warmup, steps))
     model.train()
     hist = History()
