@@ -59,6 +59,30 @@ def test_notebook_structure(nb_path):
     assert _bounds(nb_path.stem) is not None, f"add tests/bounds/nb{nb_path.stem[:2]}.py"
 
 
+_STALE_BAR = re.compile(r"(?<![0-9])0%\|[^\n]*\b0/[1-9][0-9]*")
+
+
+def _stale_progress_bars(executed: Path) -> list[str]:
+    """Outputs of an executed notebook that show a progress bar at 0 % (what a widget bar stores headless)."""
+    nb = nbformat.read(str(executed), as_version=4)
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [str(v) for k, v in out.get("data", {}).items() if k == "text/plain"]
+            found += [m.group(0) for t in texts for m in _STALE_BAR.finditer("".join(t))]
+    return found
+
+
+def test_stale_progress_bar_detector(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "MLM:   0%|          | 0/600 [00:00<?, ?it/s]"}),
+                    nbformat.v4.new_output("stream", text="MLM: 100%|██████| 600/600 [01:10<00:00, 8.57it/s]\n")]
+    nb.cells.append(cell)
+    nbformat.write(nb, str(tmp_path / "x.ipynb"))
+    assert _stale_progress_bars(tmp_path / "x.ipynb") == ["0%|          | 0/600"]
+
+
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_smoke(nb_path, tmp_path, monkeypatch):
     target = tmp_path / "results.jsonl"
@@ -75,5 +99,8 @@ def test_notebook_runs_in_smoke(nb_path, tmp_path, monkeypatch):
             fh.write(json.dumps({"notebook": nb_path.stem, "profile": "smoke", "seconds": round(seconds, 1)}) + "\n")
     assert entries, "the notebook recorded no figure"
     assert {e["profile"] for e in entries} == {"smoke"}
+    # a stored progress bar must be a finished line, never the first frame of a widget ("  0%|  0/800")
+    stale = _stale_progress_bars(tmp_path / nb_path.name)
+    assert not stale, f"stored progress bars show their first frame: {stale[:3]}"
     _bounds(nb_path.stem).check(results.latest(entries), "smoke")
     assert seconds < BUDGET_S, f"{nb_path.stem} took {seconds:.0f}s in smoke (budget {BUDGET_S:.0f}s)"

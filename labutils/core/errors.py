@@ -61,3 +61,12 @@ class ExerciseError(LabError, KeyError):
 
 class CLIError(LabError):
     """A mistake the user can fix; printed as one sentence, exit status 2."""
+
+
+class InstructError(LabError):
+    """A prompt, template, SFT or DPO setting of notebook 09 that cannot work (the message says what is valid)."""
+
+
+class PeftError(LabError):
+    """A parameter-efficient fine-tuning setting or adapter that cannot work here (notebook 08); one sentence."""
+

@@ -32,9 +32,16 @@ from labutils.widgets.nb06 import (  # noqa: F401
 from labutils.widgets.nb07 import (  # noqa: F401
     lr_schedule_widget,
 )
+from labutils.widgets.nb08 import (  # noqa: F401
+    lora_rank_widget,
+)
+from labutils.widgets.nb09 import (  # noqa: F401
+    chat_view,
+    chat_widget,
+)
 
 __all__ = [
     'Shown', 'interactive_view', 'gradient_descent_widget', 'optimizer_race_widget', 'tokenizer_widget',
     'attention_widget', 'sampling_view', 'sampling_widget', 'fill_mask_widget', 'neighbours_widget',
-    'classifier_widget', 'lr_schedule_widget',
+    'classifier_widget', 'lr_schedule_widget', 'lora_rank_widget', 'chat_view', 'chat_widget',
 ]
