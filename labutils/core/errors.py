@@ -70,3 +70,6 @@ class InstructError(LabError):
 class PeftError(LabError):
     """A parameter-efficient fine-tuning setting or adapter that cannot work here (notebook 08); one sentence."""
 
+
+class ParallelError(LabError):
+    """A parallel-training setting that cannot work (notebook 10): a wrong world size, a taken port; one sentence."""

@@ -37,7 +37,7 @@ COURSE_MAP = [
     ("09_prompting_and_instruction_tuning", "Prompting and instruction tuning", "提示学习与指令微调",
      "prompts, chat templates, instruction-tune a small LM", (1.5, 7, 8)),
     ("10_parallel_and_efficient_training", "Parallel and efficient training", "并行与高效训练",
-     "DDP on 2 processes, memory estimates, mixed precision, throughput", (1.5, 5, 5)),
+     "DDP on 2 processes, memory estimates, mixed precision, throughput", (1, 1.5, 5)),
     ("11_compression", "Compression", "模型压缩：剪枝、量化与蒸馏",
      "prune, quantize, distil; a size/speed/accuracy Pareto plot", (1.5, 6, 6)),
     ("12_deployment_and_serving", "Deployment and serving", "模型部署与服务",
