@@ -175,3 +175,33 @@ def load_causal_lm(name: str | None = None, profile: str | None = None):
     except Exception as exc:  # noqa: BLE001 - any hub failure falls back
         print(f"ℹ could not load {name!r} from the hub ({type(exc).__name__}); using the course GPT (kjv-char).")
         return course_gpt("kjv-char", profile)
+
+
+def pretrain_char_gpt(train_text: str, val_text: str, alphabet_texts=(), *, size: str = "nano", steps: int = 300,
+                      block_size: int = 64, context: int | None = None, batch_size: int = 24, lr: float = 8e-3,
+                      seed: int = 0, progress: bool = True, title: str = "pretraining a small GPT"):
+    """A small character-level GPT pretrained in a few lines, for lessons that need a base model of their own
+    (notebooks 08 and 09) without depending on notebook 04 having run.
+
+    The tokenizer's alphabet covers ``train_text`` and every text in ``alphabet_texts`` (text the model will meet
+    later, so it needs no new tokens); the model has ``context`` positions (default ``block_size``) and is
+    trained with :func:`labutils.train.lm.pretrain_gpt` on ``train_text`` only. Returns ``(model, tokenizer,
+    history)``, the model in eval mode.
+    """
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from labutils.core.env import seed_everything
+    from labutils.data import tokenizers as T
+    from labutils.train.lm import pretrain_gpt
+    seed_everything(seed)
+    positions = max(context or block_size, block_size)
+    tok = T.char_tokenizer([train_text, *alphabet_texts], model_max_length=positions)
+    train_ids, val_ids = T.encode_corpus(tok, train_text), T.encode_corpus(tok, val_text)
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(tiny_gpt_config(size, len(tok), n_positions=positions, dropout=0.0,
+                                            attn_implementation="sdpa"))
+    hist = pretrain_gpt(model, train_ids, val_ids, steps=steps, batch_size=batch_size, block_size=block_size, lr=lr,
+                        warmup=max(1, steps // 20), eval_every=max(1, steps // 4), eval_blocks=32, live_plot=False,
+                        progress=progress, title=title, seed=seed)
+    return model.eval(), tok, hist

@@ -17,23 +17,12 @@ def pretrain_base_gpt(extra_texts: Iterable[str], steps: int, size: str = "micro
     The model has ``context`` positions (at least ``block_size``) so that an instruction example fits; the
     positions past ``block_size`` are first trained by SFT.
     """
-    import torch
-    from transformers import GPT2LMHeadModel
-
-    from labutils.core.env import seed_everything
     from labutils.data import tokenizers as T
-    from labutils.models.configs import tiny_gpt_config
-    from labutils.train.lm import pretrain_gpt
-    seed_everything(seed)
+    from labutils.models.course_gpt import pretrain_char_gpt
     train_text, val_text = T.load_corpus("kjv", max_chars=max_chars,
                                          max_val_chars=None if max_chars is None else max_chars // 10)
-    tok = T.char_tokenizer([train_text, *extra_texts], model_max_length=max(context, block_size))
-    train_ids, val_ids = T.encode_corpus(tok, train_text), T.encode_corpus(tok, val_text)
-    torch.manual_seed(seed)
-    cfg = tiny_gpt_config(size, len(tok), n_positions=max(context, block_size), dropout=0.0, attn_implementation="sdpa")
-    model = GPT2LMHeadModel(cfg)
-    hist = pretrain_gpt(model, train_ids, val_ids, steps=steps, batch_size=batch_size, block_size=block_size,
-                        lr=lr, eval_every=max(1, steps // 4), eval_blocks=32, live_plot=False, progress=progress,
-                        title="pretraining the base GPT on KJV")
+    model, tok, hist = pretrain_char_gpt(train_text, val_text, extra_texts, size=size, steps=steps,
+                                         block_size=block_size, context=context, batch_size=batch_size, lr=lr,
+                                         seed=seed, progress=progress, title="pretraining the base GPT on KJV")
     add_chat_tokens(tok, model)
     return model.eval(), tok, hist

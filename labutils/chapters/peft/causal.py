@@ -25,22 +25,10 @@ def quick_gpt(pretrain_text: str, val_text: str, extra_text: str = "", *, size: 
     the new domain needs no new tokens; the model has only seen ``pretrain_text``. Returns
     ``(model, tokenizer, history)``.
     """
-    from transformers import GPT2LMHeadModel
-
-    from labutils.core.env import seed_everything
-    from labutils.data import tokenizers as T
-    from labutils.models.configs import tiny_gpt_config
-    from labutils.train.lm import pretrain_gpt
-    seed_everything(seed)
-    tok = T.char_tokenizer(pretrain_text + extra_text, model_max_length=block_size)
-    train_ids, val_ids = T.encode_corpus(tok, pretrain_text), T.encode_corpus(tok, val_text)
-    torch.manual_seed(seed)
-    model = GPT2LMHeadModel(tiny_gpt_config(size, len(tok), n_positions=block_size, dropout=0.0,
-                                            attn_implementation="sdpa"))
-    hist = pretrain_gpt(model, train_ids, val_ids, steps=steps, batch_size=batch_size, block_size=block_size, lr=lr,
-                        warmup=max(1, steps // 20), eval_every=max(1, steps // 4), eval_blocks=32, live_plot=False,
-                        progress=progress, title="pretraining a small GPT", seed=seed)
-    return model.eval(), tok, hist
+    from labutils.models.course_gpt import pretrain_char_gpt
+    return pretrain_char_gpt(pretrain_text, val_text, [extra_text], size=size, steps=steps, block_size=block_size,
+                             batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+                             title="pretraining a small GPT")
 
 
 def lora_config_for(model, r: int = 8, alpha: float | None = None, dropout: float = 0.0):
