@@ -158,6 +158,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from labutils.chapters.serving.app import serve
+    serve(args.kind, port=args.port, host=args.host, token=args.token, onnx_path=args.onnx)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labutils", description="LLM Lab helper commands.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sync-notebooks", help="(maintainers) rewrite each notebook's install cell")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(fn=cmd_sync)
+    p = sub.add_parser("serve", help="serve a model over HTTP (FastAPI + uvicorn, loopback by default)")
+    p.add_argument("kind", choices=["classifier", "lm"])
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN'")
+    p.add_argument("--onnx", default=None, help="classifier: an ONNX file (default: a tiny random one, for tests)")
+    p.set_defaults(fn=cmd_serve)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["data"] and "--force" in argv:  # let --force stand anywhere: data prepare --force kjv
         argv = ["data", "--force"] + [a for a in argv[1:] if a != "--force"]
