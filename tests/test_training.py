@@ -254,8 +254,13 @@ def test_notebook_04_trains_with_the_one_settings_table():
     import labutils as lu
     nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "04_pretraining_a_gpt.ipynb").read_text())
     cell = next("".join(c["source"]) for c in nb["cells"] if "CFG = lu.settings(" in "".join(c["source"]))
-    space = {"lu": lu}
-    exec(cell.replace("\nCFG\n", "\n").rstrip().removesuffix("CFG"), space)
+    code = cell.replace("\nCFG\n", "\n").rstrip().removesuffix("CFG")
+    space = {"lu": lu, "TEXT_FILE": None}
+    exec(code, space)
     for profile, recipe in models.COURSE_GPT_SETTINGS.items():
         table = space["CFG"].table[profile]
         assert {k: table[k] for k in recipe} == recipe, profile
+    own = {"lu": lu, "TEXT_FILE": "my.txt"}            # a learner's own text trains at own_text_lr
+    exec(code, own)
+    for profile, recipe in models.COURSE_GPT_SETTINGS.items():
+        assert own["CFG"].table[profile]["lr"] == recipe["own_text_lr"], profile
