@@ -275,16 +275,15 @@ def serve(kind: str, port: int = 8000, host: str = "127.0.0.1", token: str | Non
           batching: bool = True) -> None:
     """Load the model (``classifier``: ONNX of notebook 06's classifier or a tiny one; ``lm``: the chat LM) and
     run uvicorn on ``host:port`` (loopback by default)."""
-    import tempfile
-
     import uvicorn
 
     from labutils.chapters.serving.onnx import ServingError, export_onnx, ort_session, tiny_classifier
+    from labutils.core.env import cache_home
     if kind == "classifier":
         if onnx_path is None:
             model, tok = tiny_classifier()
             enc = tok(["warm up"], return_tensors="pt")
-            onnx_path = str(export_onnx(model, enc, tempfile.mkdtemp() + "/tiny.onnx"))
+            onnx_path = str(export_onnx(model, enc, cache_home("serving", "tiny-classifier") / "model.onnx"))
         else:
             from labutils.models.encoder import load_tokenizer
             tok = load_tokenizer()
