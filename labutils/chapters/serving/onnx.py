@@ -7,6 +7,8 @@
 * :func:`ort_session` — an ``InferenceSession`` with thread counts and graph optimisation level set.
 * :func:`quantize_dynamic_int8` — ONNX Runtime dynamic int8 that works on the dynamo graph: the graph's stale
   ``value_info`` is cleared (else ``ShapeInferenceError … (384) vs (2)``) and the external weights are inlined.
+* :func:`ort_classifier` — an ORT session wrapped so it is called like a transformers classifier.
+* :func:`quantize_static_int8` — ONNX Runtime static int8 (QDQ) with activation ranges from a calibration set.
 """
 from __future__ import annotations
 
@@ -233,6 +235,88 @@ def quantize_dynamic_int8(src: str | Path, dst: str | Path, per_channel: bool = 
             if p.exists():
                 os.remove(p)
     return dst
+
+
+class _FeedReader:
+    """ONNX Runtime's ``CalibrationDataReader`` protocol over a list of feed dicts."""
+
+    def __init__(self, feeds):
+        self._it = iter(list(feeds))
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self):  # pragma: no cover - ORT calls it only for some calibrators
+        pass
+
+
+def quantize_static_int8(src: str | Path, dst: str | Path, calibration: Sequence[Mapping[str, Any]],
+                         per_channel: bool = True, op_types: Sequence[str] = ("MatMul", "Gemm")) -> Path:
+    """ONNX Runtime *static* int8 (QDQ format): weights int8 offline and the activations' scales fixed in advance
+    from a calibration set (min/max of each activation over ``calibration``, a list of tokenizer outputs).
+
+    Static quantization saves the run-time min/max of dynamic quantization but is only as good as the calibration
+    set is typical of real inputs. Returns ``dst`` (one self-contained file)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise ServingError(f"No ONNX model at {src}; export one first with export_onnx(...).")
+    if not calibration:
+        raise ServingError("Static quantization needs a non-empty calibration set (a list of tokenized batches).")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    clean = dst.with_name(dst.stem + ".clean.onnx")
+    inline_and_clean(src, clean)
+    import onnxruntime as ort
+    names = [i.name for i in ort.InferenceSession(str(clean), providers=["CPUExecutionProvider"]).get_inputs()]
+    feeds = []
+    for batch in calibration:
+        missing = [n for n in names if n not in batch]
+        if missing:
+            raise ServingError(f"A calibration batch lacks {missing}; the model needs {names}.")
+        feeds.append({n: (batch[n].detach().cpu().numpy() if hasattr(batch[n], "detach") else batch[n]).astype("int64")
+                      for n in names})
+    import logging
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_static(str(clean), str(dst), _FeedReader(feeds), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
+                        op_types_to_quantize=list(op_types), calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"DefaultTensorType": 1})
+    finally:
+        root.setLevel(level)
+        for p in (clean, clean.with_name(clean.name + ".data")):
+            if p.exists():
+                os.remove(p)
+    return dst
+
+
+def ort_classifier(session_or_path, config=None, **session_kw):
+    """Wrap an ONNX Runtime classifier so it is called like a transformers one: ``m(input_ids=..., attention_mask=...)``
+    returns an object with ``.logits`` (a torch tensor). It has ``config`` (for label names and the pad id), an empty
+    parameter (so code asking for the model's device works) and ``onnx_path`` (for its size on disk); the
+    course's evaluation and timing helpers then treat eager and ORT models alike (notebooks 11, 12)."""
+    import torch
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    session = ort_session(session_or_path, **session_kw) if isinstance(session_or_path, (str, Path)) else session_or_path
+
+    class OrtClassifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.session, self.config = session, config
+            self.onnx_path = Path(session_or_path) if isinstance(session_or_path, (str, Path)) else None
+            self._device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
+
+        def forward(self, input_ids=None, attention_mask=None, **unused):
+            feeds = {"input_ids": input_ids}
+            if attention_mask is not None:
+                feeds["attention_mask"] = attention_mask
+            return SequenceClassifierOutput(logits=torch.from_numpy(ort_run(self.session, feeds)))
+
+    return OrtClassifier().eval()
 
 
 def tiny_classifier(num_labels: int = 2, seed: int = 0):
