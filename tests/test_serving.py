@@ -168,7 +168,7 @@ def test_serve_cli_subprocess_answers_and_stops():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "labutils", "serve", "classifier", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "labutils", "serve", "classifier", "--tiny", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline, ok = time.time() + 180, False

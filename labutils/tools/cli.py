@@ -160,7 +160,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from labutils.chapters.serving.app import serve
-    serve(args.kind, port=args.port, host=args.host, token=args.token, onnx_path=args.onnx)
+    serve(args.kind, port=args.port, host=args.host, token=args.token, onnx_path=args.onnx,
+          batching=not args.no_batching, int8=args.int8, tiny=args.tiny, threads=args.threads,
+          max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, batch_workers=args.batch_workers)
     return 0
 
 
@@ -188,11 +190,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(fn=cmd_sync)
     p = sub.add_parser("serve", help="serve a model over HTTP (FastAPI + uvicorn, loopback by default)")
-    p.add_argument("kind", choices=["classifier", "lm"])
+    p.add_argument("kind", choices=["classifier", "lm", "all"], help="all: classifier and chat LM in one process")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN'")
-    p.add_argument("--onnx", default=None, help="classifier: an ONNX file (default: a tiny random one, for tests)")
+    p.add_argument("--onnx", default=None, help="classifier: an ONNX file (default: notebook 06's classifier "
+                   "of the current profile, exported once; else a tiny random one)")
+    p.add_argument("--int8", action="store_true", help="classifier: serve the ONNX Runtime dynamic-int8 model")
+    p.add_argument("--tiny", action="store_true", help="classifier: the tiny random model (tests)")
+    p.add_argument("--no-batching", action="store_true", help="classifier: one request at a time, no dynamic batching")
+    p.add_argument("--threads", type=int, default=1, help="classifier: ONNX Runtime intra-op threads")
+    p.add_argument("--max-batch", type=int, default=16, help="dynamic batching: largest batch")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="dynamic batching: longest wait for a batch")
+    p.add_argument("--batch-workers", type=int, default=2, help="dynamic batching: batches computed at once")
     p.set_defaults(fn=cmd_serve)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["data"] and "--force" in argv:  # let --force stand anywhere: data prepare --force kjv

@@ -45,10 +45,13 @@ from labutils.widgets.nb10 import (  # noqa: F401
 from labutils.widgets.nb11 import (  # noqa: F401
     budget_widget,
 )
+from labutils.widgets.nb12 import (  # noqa: F401
+    capacity_widget,
+)
 
 __all__ = [
     'Shown', 'interactive_view', 'gradient_descent_widget', 'optimizer_race_widget', 'tokenizer_widget',
     'attention_widget', 'sampling_view', 'sampling_widget', 'fill_mask_widget', 'neighbours_widget',
     'classifier_widget', 'lr_schedule_widget', 'lora_rank_widget', 'chat_view', 'chat_widget',
-    'memory_widget', 'budget_widget',
+    'memory_widget', 'budget_widget', 'capacity_widget',
 ]

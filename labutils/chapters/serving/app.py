@@ -61,42 +61,52 @@ class Metrics:
 
 class DynamicBatcher:
     """Collect single requests from an asyncio queue into batches of up to ``max_batch`` or ``max_wait_ms``,
-    run ``fn(list_of_items) -> list_of_results`` in a worker thread, and hand each caller its own result."""
+    run ``fn(list_of_items) -> list_of_results`` in a worker thread, and hand each caller its own result.
 
-    def __init__(self, fn: Callable[[list], list], max_batch: int = 16, max_wait_ms: float = 5.0, metrics=None):
+    ``workers`` batches may run at once (each in its own thread; as Triton's "instance count"): while one batch
+    computes, the next one is collected and can start on another core."""
+
+    def __init__(self, fn: Callable[[list], list], max_batch: int = 16, max_wait_ms: float = 5.0, metrics=None,
+                 workers: int = 1):
         self.fn, self.max_batch, self.max_wait = fn, int(max_batch), max_wait_ms / 1000
+        self.workers = max(1, int(workers))
         self.queue: asyncio.Queue | None = None
-        self.task = None
+        self.tasks: list = []
         self.metrics = metrics
 
     async def start(self):
         self.queue = asyncio.Queue()
-        self.task = asyncio.create_task(self._loop())
+        self.tasks = [asyncio.create_task(self._loop()) for _ in range(self.workers)]
 
     async def stop(self):
-        if self.task:
-            self.task.cancel()
+        for t in self.tasks:
+            t.cancel()
 
     async def submit(self, item):
         if self.queue is None:
             await self.start()
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((item, fut))
+        self.queue.put_nowait((item, fut))
         return await fut
+
+    async def _collect(self) -> list:
+        batch = [await self.queue.get()]
+        deadline = time.perf_counter() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self.queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, 0.0005))
+        return batch
 
     async def _loop(self):
         while True:
-            item, fut = await self.queue.get()
-            batch = [(item, fut)]
-            deadline = time.perf_counter() + self.max_wait
-            while len(batch) < self.max_batch:
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), left))
-                except asyncio.TimeoutError:
-                    break
+            batch = await self._collect()
             if self.metrics is not None:
                 self.metrics.batches.append(len(batch))
             try:
@@ -138,16 +148,16 @@ def _generate_stream(model, tokenizer, prompt: str, max_tokens: int, use_cache: 
 
 def build_app(classify_fn: Callable[[list[str]], list[dict]] | None = None, chat_model=None, chat_tokenizer=None,
               token: str | None = None, max_body: int = 64_000, max_concurrency: int = 64, batching: bool = True,
-              max_batch: int = 16, max_wait_ms: float = 5.0, max_text_chars: int = 2000):
+              max_batch: int = 16, max_wait_ms: float = 5.0, max_text_chars: int = 2000, batch_workers: int = 2):
     """The FastAPI app. ``classify_fn`` maps a list of texts to ``[{"label": ..., "score": ...}, ...]``."""
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     metrics = Metrics()
-    state = {"inflight": 0}
-    batcher = DynamicBatcher(classify_fn, max_batch, max_wait_ms, metrics) if (classify_fn and batching) else None
+    batcher = DynamicBatcher(classify_fn, max_batch, max_wait_ms, metrics, workers=batch_workers) \
+        if (classify_fn and batching) else None
     app = FastAPI(title="LLM Lab service", version="1.0")
     app.state.metrics = metrics
 
@@ -168,33 +178,8 @@ def build_app(classify_fn: Callable[[list[str]], list[dict]] | None = None, chat
     async def _any(request, exc):  # a bug must not look like a crash to the client; logged in metrics
         return err(500, "Internal error while serving the request.")
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        t0 = time.perf_counter()
-        route = request.url.path
-        if token and route not in ("/health", "/openapi.json", "/docs") and \
-                request.headers.get("authorization", "") != f"Bearer {token}":
-            resp = err(401, "Missing or wrong bearer token.")
-        elif int(request.headers.get("content-length") or 0) > max_body:
-            resp = err(413, f"Request body is larger than {max_body} bytes.")
-        elif state["inflight"] >= max_concurrency:
-            resp = err(429, f"Too many requests in flight (limit {max_concurrency}); retry shortly.")
-        else:
-            state["inflight"] += 1
-            try:
-                body = await request.body()
-                if len(body) > max_body:
-                    resp = err(413, f"Request body is larger than {max_body} bytes.")
-                else:
-                    try:
-                        body.decode("utf-8")
-                        resp = await call_next(request)
-                    except UnicodeDecodeError:
-                        resp = err(400, "Request body is not valid UTF-8.")
-            finally:
-                state["inflight"] -= 1
-        metrics.observe(route, resp.status_code, (time.perf_counter() - t0) * 1000)
-        return resp
+    from labutils.chapters.serving.guard import Guard
+    app.add_middleware(Guard, metrics=metrics, token=token, max_body=max_body, max_concurrency=max_concurrency)
 
     @app.on_event("startup")
     async def _start():
@@ -254,45 +239,80 @@ def build_app(classify_fn: Callable[[list[str]], list[dict]] | None = None, chat
     return app
 
 
-def onnx_classify_fn(session, tokenizer, labels: list[str] | None = None, max_length: int = 128):
-    """``classify_fn`` over an ONNX Runtime session: tokenize, run, softmax, top label per text."""
+def onnx_classify_fn(session, tokenizer, labels: list[str] | None = None, max_length: int = 128, chunk: int = 8):
+    """``classify_fn`` over an ONNX Runtime session: tokenize, run, softmax, top label per text.
+
+    A batch is sorted by token length and run in chunks of at most ``chunk`` texts of similar length, each padded
+    only to its own longest text: padding a short sentence to the length of a long one is wasted arithmetic.
+    """
     import numpy as np
 
-    from labutils.chapters.serving.onnx import ort_run
+    pad = tokenizer.pad_token_id or 0
 
     def fn(texts: list[str]) -> list[dict]:
-        enc = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
-        logits = ort_run(session, enc)
-        p = np.exp(logits - logits.max(-1, keepdims=True))
-        p /= p.sum(-1, keepdims=True)
-        names = labels or [f"LABEL_{i}" for i in range(p.shape[-1])]
-        return [{"label": names[int(r.argmax())], "score": float(r.max())} for r in p]
+        ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        probs: list = [None] * len(ids)
+        for start in range(0, len(order), max(1, chunk)):
+            part = order[start:start + max(1, chunk)]
+            L = max(len(ids[i]) for i in part)
+            x = np.full((len(part), L), pad, dtype=np.int64)
+            m = np.zeros((len(part), L), dtype=np.int64)
+            for r, i in enumerate(part):
+                x[r, :len(ids[i])] = ids[i]
+                m[r, :len(ids[i])] = 1
+            logits = session.run(["logits"], {"input_ids": x, "attention_mask": m})[0]
+            p = np.exp(logits - logits.max(-1, keepdims=True))
+            p /= p.sum(-1, keepdims=True)
+            for r, i in enumerate(part):
+                probs[i] = p[r]
+        names = labels or [f"LABEL_{i}" for i in range(len(probs[0]))]
+        return [{"label": names[int(r.argmax())], "score": float(r.max())} for r in probs]
 
     return fn
 
 
+def classifier_app_fn(onnx_path: str | None = None, int8: bool = False, tiny: bool = False, threads: int = 1):
+    """``(classify_fn, source)`` for ``serve classifier``: the given ONNX file (labels from its ``labels.json``),
+    else :func:`~labutils.chapters.serving.models.served_classifier` (notebook 06's classifier or a tiny one)."""
+    from labutils.chapters.serving.models import read_labels, served_classifier
+    from labutils.chapters.serving.onnx import ort_session
+    from labutils.models.encoder import load_tokenizer
+
+    if onnx_path is None:
+        info = served_classifier(int8=int8, tiny=tiny)
+        onnx_path, source = str(info["onnx"]), info["source"]
+    else:
+        source = onnx_path
+    session = ort_session(onnx_path, intra_threads=threads, spin=False)
+    return onnx_classify_fn(session, load_tokenizer(), labels=read_labels(onnx_path)), source
+
+
 def serve(kind: str, port: int = 8000, host: str = "127.0.0.1", token: str | None = None, onnx_path: str | None = None,
-          batching: bool = True) -> None:
-    """Load the model (``classifier``: ONNX of notebook 06's classifier or a tiny one; ``lm``: the chat LM) and
-    run uvicorn on ``host:port`` (loopback by default)."""
+          batching: bool = True, int8: bool = False, tiny: bool = False, threads: int = 1, max_batch: int = 16,
+          max_wait_ms: float = 5.0, batch_workers: int = 2) -> None:
+    """Load the model(s) and run uvicorn on ``host:port`` (loopback by default).
+
+    ``classifier``: ``onnx_path``, else notebook 06's classifier of the current profile exported to ONNX
+    (``int8``: its ONNX Runtime int8 model), else a tiny random one (``tiny`` forces it); ``lm``: the chat LM;
+    ``all``: both in one process. ``batching`` switches dynamic batching (``max_batch``, ``max_wait_ms``).
+    """
     import uvicorn
 
-    from labutils.chapters.serving.onnx import ServingError, export_onnx, ort_session, tiny_classifier
-    from labutils.core.env import cache_home
-    if kind == "classifier":
-        if onnx_path is None:
-            model, tok = tiny_classifier()
-            enc = tok(["warm up"], return_tensors="pt")
-            onnx_path = str(export_onnx(model, enc, cache_home("serving", "tiny-classifier") / "model.onnx"))
-        else:
-            from labutils.models.encoder import load_tokenizer
-            tok = load_tokenizer()
-        app = build_app(classify_fn=onnx_classify_fn(ort_session(onnx_path, intra_threads=1), tok), token=token,
-                        batching=batching)
-    elif kind == "lm":
+    from labutils.chapters.serving.onnx import ServingError
+    if kind not in ("classifier", "lm", "all"):
+        raise ServingError(f"Unknown service {kind!r}; choose 'classifier', 'lm' or 'all'.")
+    parts: dict = {}
+    if kind in ("classifier", "all"):
+        fn, source = classifier_app_fn(onnx_path, int8=int8, tiny=tiny, threads=threads)
+        parts["classify_fn"] = fn
+        print(f"serving classifier: {source}", flush=True)
+    if kind in ("lm", "all"):
         from labutils.models.chat import chat_lm
-        model, tok = chat_lm()
-        app = build_app(chat_model=model.eval(), chat_tokenizer=tok, token=token)
-    else:
-        raise ServingError(f"Unknown service {kind!r}; choose 'classifier' or 'lm'.")
+        model, tok = chat_lm(device="cpu")
+        parts.update(chat_model=model.eval(), chat_tokenizer=tok)
+    app = build_app(token=token, batching=batching, max_batch=max_batch, max_wait_ms=max_wait_ms,
+                    batch_workers=batch_workers, **parts)
+    from labutils.chapters.serving.server import watch_parent
+    watch_parent()
     uvicorn.run(app, host=host, port=int(port), log_level="warning")
