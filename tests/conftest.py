@@ -19,3 +19,22 @@ def _reset_state(monkeypatch):
     yield
     profiles._current = saved_profile
     results._notebook = saved_nb
+
+
+def fake_classify(texts):
+    """A stand-in classifier for the service tests (notebook 12): 'good' means positive."""
+    return [{"label": "positive" if "good" in t else "negative", "score": 0.9} for t in texts]
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_lm():
+    """A tiny random GPT-2 with the MiniLM tokenizer: a chat model for the service tests, built in a second."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from labutils.models.configs import tiny_gpt_config
+    from labutils.models.encoder import load_tokenizer
+    tok = load_tokenizer()
+    torch.manual_seed(0)
+    cfg = tiny_gpt_config("nano", vocab_size=tok.vocab_size, n_positions=512, bos_token_id=0, eos_token_id=1)
+    return GPT2LMHeadModel(cfg).eval(), tok

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import fake_classify
 
 pytest.importorskip("onnxruntime")
 
@@ -47,21 +48,9 @@ def test_session_bad_level(tiny):
         ort_session(tiny[3], opt_level="max")
 
 
-def _fake_classify(texts):
-    return [{"label": "positive" if "good" in t else "negative", "score": 0.9} for t in texts]
-
-
 @pytest.fixture(scope="module")
-def chat_parts():
-    import torch
-    from transformers import GPT2LMHeadModel
-
-    from labutils.models.configs import tiny_gpt_config
-    from labutils.models.encoder import load_tokenizer
-    tok = load_tokenizer()
-    torch.manual_seed(0)
-    cfg = tiny_gpt_config("nano", vocab_size=tok.vocab_size, n_positions=512, bos_token_id=0, eos_token_id=1)
-    return GPT2LMHeadModel(cfg).eval(), tok
+def chat_parts(tiny_chat_lm):
+    return tiny_chat_lm
 
 
 @pytest.fixture()
@@ -69,7 +58,7 @@ def client(chat_parts):
     from fastapi.testclient import TestClient
 
     from labutils.chapters.serving.app import build_app
-    app = build_app(classify_fn=_fake_classify, chat_model=chat_parts[0], chat_tokenizer=chat_parts[1],
+    app = build_app(classify_fn=fake_classify, chat_model=chat_parts[0], chat_tokenizer=chat_parts[1],
                     max_body=2000)
     with TestClient(app) as c:
         yield c
@@ -98,7 +87,7 @@ def test_auth():
     from fastapi.testclient import TestClient
 
     from labutils.chapters.serving.app import build_app
-    with TestClient(build_app(classify_fn=_fake_classify, token="s3cret")) as c:
+    with TestClient(build_app(classify_fn=fake_classify, token="s3cret")) as c:
         assert c.get("/health").status_code == 200
         assert c.post("/v1/classify", json={"texts": ["good"]}).status_code == 401
         ok = c.post("/v1/classify", json={"texts": ["good"]}, headers={"Authorization": "Bearer s3cret"})
@@ -109,7 +98,7 @@ def test_concurrency_limit_429():
     from fastapi.testclient import TestClient
 
     from labutils.chapters.serving.app import build_app
-    with TestClient(build_app(classify_fn=_fake_classify, max_concurrency=0)) as c:
+    with TestClient(build_app(classify_fn=fake_classify, max_concurrency=0)) as c:
         assert c.post("/v1/classify", json={"texts": ["good"]}).status_code == 429
 
 

@@ -7,26 +7,15 @@ import threading
 import time
 
 import pytest
+from conftest import fake_classify
 
 pytest.importorskip("onnxruntime")
 
 
 # ---------------------------------------------------------------- an in-process uvicorn server (fast, real HTTP)
-def _fake_classify(texts):
-    return [{"label": "positive" if "good" in t else "negative", "score": 0.9} for t in texts]
-
-
 @pytest.fixture(scope="module")
-def tiny_lm():
-    import torch
-    from transformers import GPT2LMHeadModel
-
-    from labutils.models.configs import tiny_gpt_config
-    from labutils.models.encoder import load_tokenizer
-    tok = load_tokenizer()
-    torch.manual_seed(0)
-    cfg = tiny_gpt_config("nano", vocab_size=tok.vocab_size, n_positions=512, bos_token_id=0, eos_token_id=1)
-    return GPT2LMHeadModel(cfg).eval(), tok
+def tiny_lm(tiny_chat_lm):
+    return tiny_chat_lm
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def live_url(tiny_lm):
     from labutils.chapters.serving.app import build_app
     from labutils.chapters.serving.server import free_port
     port = free_port()
-    app = build_app(classify_fn=_fake_classify, chat_model=tiny_lm[0], chat_tokenizer=tiny_lm[1], max_body=20_000)
+    app = build_app(classify_fn=fake_classify, chat_model=tiny_lm[0], chat_tokenizer=tiny_lm[1], max_body=20_000)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     t = threading.Thread(target=server.run, daemon=True)
     t.start()

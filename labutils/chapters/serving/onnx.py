@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -222,19 +223,27 @@ def quantize_dynamic_int8(src: str | Path, dst: str | Path, per_channel: bool = 
     ops = list(op_types) if op_types else None
     if ops is not None and embeddings and "Gather" not in ops:
         ops.append("Gather")
+    with _quiet_quantizer(clean):
+        quantize_dynamic(str(clean), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1})
+    return dst
+
+
+@contextlib.contextmanager
+def _quiet_quantizer(clean: Path):
+    """ORT's quantizers log every node at INFO on the root logger: raise it to ERROR for the call, then restore
+    it and remove the temporary inlined copy ``clean`` (and its ``.data``), also when the quantizer fails."""
     import logging
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(clean), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1})
+        yield
     finally:
         root.setLevel(level)
         for p in (clean, clean.with_name(clean.name + ".data")):
             if p.exists():
                 os.remove(p)
-    return dst
 
 
 class _FeedReader:
@@ -276,20 +285,11 @@ def quantize_static_int8(src: str | Path, dst: str | Path, calibration: Sequence
             raise ServingError(f"A calibration batch lacks {missing}; the model needs {names}.")
         feeds.append({n: (batch[n].detach().cpu().numpy() if hasattr(batch[n], "detach") else batch[n]).astype("int64")
                       for n in names})
-    import logging
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    with _quiet_quantizer(clean):
         quantize_static(str(clean), str(dst), _FeedReader(feeds), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                         op_types_to_quantize=list(op_types), calibrate_method=CalibrationMethod.MinMax,
                         extra_options={"DefaultTensorType": 1})
-    finally:
-        root.setLevel(level)
-        for p in (clean, clean.with_name(clean.name + ".data")):
-            if p.exists():
-                os.remove(p)
     return dst
 
 
