@@ -25,6 +25,9 @@ from labutils.core.profiles import settings
 from labutils.core.results import record
 from labutils.exercises import check, hint, solution
 
+if "torch" in __import__("sys").modules:  # a notebook imported torch first: import torchao now, quietly, before
+    env.import_torchao_quietly()          # transformers imports it noisily (see core.env.import_torchao_quietly)
+
 __version__ = "0.1.0"
 __all__ = ["start", "Context", "check", "hint", "solution", "record", "settings", "device",
            "describe", "seed_everything", "cache_home"]
@@ -67,6 +70,8 @@ def start(notebook: str, profile: str | None = None, seed: int = 0, show: bool =
 
     ``profile`` is the notebook's papermill parameter ``PROFILE`` (None = automatic).
     """
+    if "torch" in __import__("sys").modules or __import__("importlib.util").util.find_spec("torch"):
+        env.import_torchao_quietly()  # before quiet() or a later transformers import prints torchao's import noise
     env.quiet()
     name, reason = profiles.explain(profile)
     profiles._set_current(name, reason)

@@ -72,3 +72,15 @@ def test_quiet_is_idempotent_and_sets_env(monkeypatch):
     assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
     import logging
     assert logging.getLogger("transformers").getEffectiveLevel() >= logging.ERROR
+
+
+def test_import_torchao_quietly_prints_nothing_and_lu_start_imports_it_first():
+    """torchao's import-time noise ("Failed to load …so", pytree notices) must not reach a notebook's first cell."""
+    import subprocess
+    import sys
+    code = ("import labutils as lu; import torch; lu.start('x', profile='smoke', show=False); "
+            "from transformers import GPT2LMHeadModel; import sys; print('torchao' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "LABUTILS_HEADLESS": "1"})
+    assert out.returncode == 0, out.stderr[-500:]
+    assert "Failed to load" not in out.stderr and "_pytree" not in out.stderr, out.stderr[-500:]

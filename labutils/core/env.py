@@ -178,6 +178,34 @@ def is_headless() -> bool:
 _QUIET_DONE = False
 
 
+def import_torchao_quietly():
+    """Import ``torchao`` once with its import-time noise quieted and return ``torchao.quantization`` (None when
+    torchao is not installed). A CPU torch makes it print "Failed to load …_C_cutlass….so" lines and torch's
+    pytree deprecation notices through loggers whose handlers were bound before anything can redirect them, so
+    all logging is switched off during the import and ``sys.stderr`` is redirected; both are restored afterwards.
+    transformers imports torchao as soon as a model class is imported, so ``import labutils`` calls this first
+    when torch is already imported (notebook 11 teaches torchao)."""
+    import contextlib
+    import importlib.util
+    import io
+    import sys
+    if "torchao.quantization" in sys.modules:
+        return sys.modules["torchao.quantization"]
+    if importlib.util.find_spec("torchao") is None:
+        return None
+    for name in ("torchao", "torch.utils._pytree", "torch._dynamo"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            import torchao.quantization as tq
+    finally:
+        logging.disable(previous)
+    return tq
+
+
 def quiet() -> None:
     """Silence the progress bars and warnings of transformers, datasets, evaluate and friends.
 

@@ -6,9 +6,6 @@ turns them back into floats and :func:`quant_error` measures what was lost.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import warnings
 
 import torch
@@ -174,22 +171,11 @@ TORCHAO_CONFIGS = ("int8_dynamic", "int8_weight_only", "int4_weight_only")
 def import_torchao():
     """Import torchao with its import-time noise quieted (the "Failed to load …cutlass… .so" lines a CPU torch
     prints, and torch's pytree deprecation notice); returns the ``torchao.quantization`` module.
-
-    All logging is switched off during the import (those lines come through loggers whose handlers were bound
-    before we could redirect anything) and ``sys.stderr`` is redirected; both are restored afterwards."""
-    import sys
-    if "torchao.quantization" in sys.modules:
-        return sys.modules["torchao.quantization"]
-    for name in ("torchao", "torch.utils._pytree", "torch._dynamo"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            import torchao.quantization as tq
-    finally:
-        logging.disable(previous)
+    See :func:`labutils.core.env.import_torchao_quietly`."""
+    from labutils.core.env import import_torchao_quietly
+    tq = import_torchao_quietly()
+    if tq is None:
+        raise CompressionError("torchao is not installed; run `make setup` (it is a course dependency).")
     return tq
 
 
