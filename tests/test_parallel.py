@@ -130,3 +130,19 @@ def test_torchrun_launches_the_module(run_cfg):
     with pytest.raises(P.ParallelError, match="planned for 3"):
         P.torchrun("labutils.chapters.parallel.ddp_train", args + ["--out", d / "tr3", "--expect-world", 3],
                    nproc=2, timeout=120)
+
+
+def test_root_cause_prefers_the_crash_over_its_collateral(tmp_path):
+    import pickle
+    from types import SimpleNamespace
+
+    from labutils.chapters.parallel import launch
+    files = []
+    for i, msg in enumerate(["RuntimeError: [gloo] Connection closed by peer [127.0.0.1]:9454.",
+                             "RuntimeError: rank 1 crashed on purpose"]):
+        f = tmp_path / f"e{i}"
+        f.write_bytes(pickle.dumps(f"Traceback (most recent call last):\n  ...\n{msg}"))
+        files.append(str(f))
+    ctx = SimpleNamespace(error_files=files + [str(tmp_path / "missing")])
+    assert launch._root_cause(ctx, "fallback") == "RuntimeError: rank 1 crashed on purpose"
+    assert launch._root_cause(SimpleNamespace(error_files=[]), "a\nlast line") == "last line"

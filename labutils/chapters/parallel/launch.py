@@ -53,6 +53,27 @@ def _entry(rank: int, fn: Callable, world_size: int, port: int, args: tuple) -> 
     fn(*args)
 
 
+_COLLATERAL = ("Connection closed by peer", "remote worker crashing", "Connection reset by peer", "Broken pipe")
+
+
+def _root_cause(ctx, fallback: str) -> str:
+    """The last line of the traceback of the worker that failed first in substance: when one rank crashes, the
+    others fail too ("Connection closed by peer"), and whichever exits first is what ``join`` reports."""
+    import pickle
+    lines = []
+    for path in getattr(ctx, "error_files", []):
+        try:
+            with open(path, "rb") as fh:
+                tb = str(pickle.load(fh)).strip().splitlines()
+        except (OSError, EOFError, pickle.UnpicklingError):
+            continue
+        if tb:
+            lines.append(tb[-1])
+    fallback_lines = fallback.strip().splitlines()
+    lines = lines or ([fallback_lines[-1]] if fallback_lines else ["no message"])
+    return next((m for m in lines if not any(c in m for c in _COLLATERAL)), lines[0])
+
+
 def spawn(fn: Callable, world_size: int, *args: Any, port: int | None = None, timeout: float = 120.0) -> None:
     """Run ``fn(*args)`` in ``world_size`` processes (``torch.multiprocessing``, start method spawn).
 
@@ -73,8 +94,8 @@ def spawn(fn: Callable, world_size: int, *args: Any, port: int | None = None, ti
             if time.monotonic() > deadline:
                 raise ParallelError(f"The {world_size} workers did not finish within {timeout:.0f} s; they were stopped.")
     except mp.ProcessRaisedException as err:
-        first = str(err).strip().splitlines()
-        raise ParallelError(f"A worker failed ({first[-1] if first else 'no message'}); the others were stopped.") from None
+        msg = _root_cause(ctx, str(err))
+        raise ParallelError(f"A worker failed ({msg}); the others were stopped.") from None
     except mp.ProcessExitedException as err:
         raise ParallelError(f"A worker exited with code {err.exit_code}; the others were stopped.") from None
     finally:
