@@ -19,8 +19,8 @@ def size_on_disk_mb(model_or_path) -> float:
         files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
         return sum(f.stat().st_size for f in files) / 1e6
     if getattr(model_or_path, "onnx_path", None) is not None:          # an ONNX Runtime model (serving.ort_classifier)
-        p = Path(model_or_path.onnx_path)
-        return sum(f.stat().st_size for f in (p, p.with_name(p.name + ".data")) if f.exists()) / 1e6
+        from labutils.chapters.serving.onnx import onnx_size_mb
+        return onnx_size_mb(model_or_path.onnx_path)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "state.pt")
         torch.save(model_or_path.state_dict(), path)
