@@ -62,8 +62,7 @@ def interactive_view(fn: Callable[..., Any], *, title: str | None = None, **cont
             except Exception as err:  # noqa: BLE001 - show the learner a sentence, keep the widget alive
                 print(f"⚠ {type(err).__name__}: {err}")
 
-    W.interactive_output(redraw, active)
+    W.interactive_output(redraw, active)   # draws once now, and again on every change
     box = W.VBox([W.HBox(list(active.values()), layout=W.Layout(flex_flow="row wrap")), out])
     display(box)
-    redraw(**{k: c.value for k, c in active.items()})
     return Shown(box)

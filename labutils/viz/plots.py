@@ -54,6 +54,44 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], *, title: str = "
     return fig
 
 
+def _bundle(fig: go.Figure) -> dict:
+    """The figure as the mime bundle of plotly's current renderer (what ``display(fig)`` would send)."""
+    bundle = fig._repr_mimebundle_()
+    return bundle or {"text/plain": repr(fig)}
+
+
+class _LiveSlot:
+    """One place on screen where a figure is drawn again and again.
+
+    An ipywidgets ``Output`` that is cleared (``wait=True``) and given the new figure: each redraw is a
+    fresh plotly view. ``update_display_data`` is no way to do it in JupyterLab: its plotly renderer
+    (jupyterlab-plotly 7.1) ignores a new model once it has drawn one, so the plot stayed at its first,
+    empty frame; and ``display(fig, display_id=...)`` drops the id (plotly's ``_ipython_display_``), so
+    every update appended a figure. Without ipywidgets: a raw mime bundle with a display id.
+    """
+
+    def __init__(self, fig: go.Figure):
+        from IPython.display import display
+        try:
+            import ipywidgets as W
+        except ImportError:
+            self._out = None
+            self._handle = display(_bundle(fig), raw=True, display_id=True)
+            return
+        self._out = W.Output()
+        display(self._out)
+        self.show(fig)
+
+    def show(self, fig: go.Figure) -> None:
+        if self._out is None:
+            self._handle.update(_bundle(fig), raw=True)
+            return
+        from IPython.display import display
+        self._out.clear_output(wait=True)
+        with self._out:
+            display(fig)
+
+
 class LiveLossPlot:
     """A loss curve that grows while training runs.
 
@@ -77,8 +115,7 @@ class LiveLossPlot:
         self._last = 0.0
         self._finished = False
         if self.live:
-            from IPython.display import display
-            self._handle = display(self.figure(), display_id=True)
+            self._handle = _LiveSlot(self.figure())
 
     def update(self, step: float, **values: float) -> None:
         """Add one point per named series, e.g. ``update(100, train=2.1, validation=2.3)``."""
@@ -90,7 +127,7 @@ class LiveLossPlot:
             ys.append(float(value))
         now = time.monotonic()
         if self._handle is not None and now - self._last >= self.every_s:
-            self._handle.update(self.figure())
+            self._handle.show(self.figure())
             self._last = now
 
     def figure(self) -> go.Figure:
@@ -102,7 +139,7 @@ class LiveLossPlot:
         fig = self.figure()
         if not self._finished:
             if self._handle is not None:
-                self._handle.update(fig)
+                self._handle.show(fig)
             elif in_notebook():
                 show(fig)
             self._finished = True
