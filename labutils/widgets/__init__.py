@@ -48,10 +48,26 @@ from labutils.widgets.nb11 import (  # noqa: F401
 from labutils.widgets.nb12 import (  # noqa: F401
     capacity_widget,
 )
+from labutils.widgets.nb13 import (  # noqa: F401
+    chatbot_view,
+    chatbot_widget,
+    entity_view,
+    entity_widget,
+)
+from labutils.widgets.nb14 import (  # noqa: F401
+    attribution_widget,
+    pii_redactor_widget,
+)
+from labutils.widgets.nb15 import (  # noqa: F401
+    threshold_widget,
+)
 
 __all__ = [
     'Shown', 'interactive_view', 'gradient_descent_widget', 'optimizer_race_widget', 'tokenizer_widget',
     'attention_widget', 'sampling_view', 'sampling_widget', 'fill_mask_widget', 'neighbours_widget',
     'classifier_widget', 'lr_schedule_widget', 'lora_rank_widget', 'chat_view', 'chat_widget',
     'memory_widget', 'budget_widget', 'capacity_widget',
+    'entity_view', 'entity_widget', 'chatbot_view', 'chatbot_widget',
+    'threshold_widget',
+    'pii_redactor_widget', 'attribution_widget',
 ]
