@@ -12,7 +12,7 @@ TMPD := $(or $(TMPDIR),/tmp)/llm-lab-$(shell id -u)
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 JUPYTER_TMP := JUPYTER_RUNTIME_DIR=$(TMPD)/jupyter-runtime IPYTHONDIR=$(TMPD)/ipython MPLCONFIGDIR=$(TMPD)/mpl
 
-.PHONY: setup lab test unit lint notebooks doctor lock clean
+.PHONY: setup lab site test unit lint notebooks doctor lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,18 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 	$(PY) -m labutils data prepare
 
-lab: setup
-	$(JUPYTER_TMP) $(VENV)/bin/jupyter lab notebooks/00_welcome_and_setup.ipynb
+# As root too (--allow-root), printing `Open http://127.0.0.1:PORT/lab?token=...`; LAB_PORT=8899, LAB_ARGS="--ip=0.0.0.0".
+# LAB_SETUP= skips the set-up step (the test of this target uses it).
+LAB_SETUP ?= setup
+lab: $(LAB_SETUP)
+	$(JUPYTER_TMP) $(PY) -m labutils lab notebooks/00_welcome_and_setup.ipynb
+
+# Static HTML of the executed course in build/site (offline; index.html). Reuses `python -m labutils run`'s
+# executed notebooks and runs those missing or stale. Quick look: make site SITE_PROFILE=smoke
+SITE_PROFILE ?= cpu
+SITE_DIR ?= build/site
+site: setup
+	$(OFFLINE) $(JUPYTER_TMP) LABUTILS_HEADLESS=1 $(PY) -m labutils site --profile $(SITE_PROFILE) --out $(SITE_DIR)
 
 test: setup
 	$(VENV)/bin/ruff check labutils tests
@@ -39,6 +49,15 @@ lint: setup
 
 doctor: setup
 	$(PY) -m labutils doctor
+
+# Record a cpu run of every notebook (data/recorded/cpu-results.jsonl: figures + run_seconds) and regenerate
+# the README's course map from it. Take it on an idle machine: the times go into the README.
+.PHONY: record-cpu
+record-cpu: setup
+	@mkdir -p data/recorded && rm -f $(TMPD)/cpu-results.jsonl
+	-$(OFFLINE) $(JUPYTER_TMP) LABUTILS_HEADLESS=1 LABUTILS_RESULTS=$(TMPD)/cpu-results.jsonl $(PY) -m labutils run --profile cpu
+	mv $(TMPD)/cpu-results.jsonl data/recorded/cpu-results.jsonl
+	$(PY) -m labutils report --readme
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | sed 's/+cpu//' | sed 's/$$/ ; python_version >= "3.11"/' > constraints.txt

@@ -4,12 +4,15 @@ from __future__ import annotations
 # The single place the repository URL lives. The first cell of every notebook is generated
 # from it (``python -m labutils sync-notebooks``) and a test keeps them equal.
 REPO_URL = "https://github.com/llm-lab-course/llm-lab"
+# A fork, a mirror or a local clone (``file:///path/to/clone``) replaces it in the install cell at run time.
+REPO_URL_VAR = "LABUTILS_REPO_URL"
 PIP_SPEC = f"llm-lab @ git+{REPO_URL}"
 
 INSTALL_CELL = f'''# Colab / a fresh kernel: install the course helpers if they are missing (torch is left as it is).
-import importlib.util, subprocess, sys
+import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("labutils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{PIP_SPEC}"], check=True)
+    _repo = os.environ.get("{REPO_URL_VAR}", "{REPO_URL}")  # a fork or a local clone
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"llm-lab @ git+{{_repo}}"], check=True)
     subprocess.run([sys.executable, "-m", "labutils", "data", "prepare"], check=False)'''
 
 # The course map: (stem, English title, Chinese title, one line, minutes per profile smoke/cpu/gpu).

@@ -118,6 +118,8 @@ def check(exercise_id: str, answer: Any, *, quiet: bool = False) -> Grade:
     except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
         message = f"Your answer raised {type(err).__name__}: {err}"
     ok = message is None
+    from labutils.core import gradelog
+    gradelog.log(exercise_id, ok)  # only when $LABUTILS_GRADE_LOG is set (python -m labutils grade)
     if not quiet:
         if ok:
             print(f"✓ {exercise_id}: correct.")

@@ -81,6 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             status = f"FAILED: {type(err).__name__}" + (f" {first[-1][:80]}" if first else "")
         secs = time.perf_counter() - t0
         figs = results.read(target)[before:]
+        from labutils.tools.report import record_run
+        record_run(target, nb.stem, profile, secs, "ok" if status == "ok" else "failed")  # for report/README
         figtext = ", ".join(f"{e['name']}={results._fmt(e['value'])}" for e in figs[:6])
         figtext += f" (+{len(figs) - 6} more)" if len(figs) > 6 else ""
         rows.append((nb.stem, status, f"{secs:.1f}", figtext or "-"))
@@ -158,6 +160,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    from labutils.tools.site import build_site
+    build_site(args.out, profile=args.profile, notebooks=args.notebooks, execute=args.execute, timeout=args.timeout)
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from labutils.tools.lab import launch
+    return launch(args.paths)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from labutils.chapters.serving.app import serve
     serve(args.kind, port=args.port, host=args.host, token=args.token, onnx_path=args.onnx,
@@ -175,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: LABUTILS_PROFILE or auto)")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("report", help="tabulate a results file")
-    p.add_argument("file", nargs="?")
-    p.set_defaults(fn=cmd_report)
+    from labutils.tools import grade as grade_tool
+    from labutils.tools import report as report_tool
+    report_tool.add_parser(sub)  # report [FILE] [--html OUT] [--readme]: the table, an HTML page, the course map
+    grade_tool.add_parser(sub)   # grade SUBMISSIONS_DIR: workshop grading
     p = sub.add_parser("data", help="offline data sets: list or prepare")
     p.add_argument("action", choices=["list", "prepare"])
     p.add_argument("names", nargs="*", help="only these data sets (prepare)")
@@ -189,6 +203,18 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sync-notebooks", help="(maintainers) rewrite each notebook's install cell")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(fn=cmd_sync)
+    p = sub.add_parser("lab", help="open JupyterLab (also as root) and print its URL with the token; "
+                       "LAB_PORT, LAB_ARGS override")
+    p.add_argument("paths", nargs="*", help="files or folders to open")
+    p.set_defaults(fn=cmd_lab)
+    p = sub.add_parser("site", help="static HTML of the executed course (runs what is missing), with an index")
+    p.add_argument("notebooks", nargs="*", help="paths, stems or numbers (default: all)")
+    p.add_argument("--profile", default="cpu", help="whose executed notebooks to render (default: cpu)")
+    p.add_argument("--out", default="build/site", help="output folder (default: build/site)")
+    p.add_argument("--execute", default="missing", choices=["missing", "all", "none"],
+                   help="run notebooks with no executed copy or a stale one (default), all, or none")
+    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.set_defaults(fn=cmd_site)
     p = sub.add_parser("serve", help="serve a model over HTTP (FastAPI + uvicorn, loopback by default)")
     p.add_argument("kind", choices=["classifier", "lm", "all"], help="all: classifier and chat LM in one process")
     p.add_argument("--port", type=int, default=8000)
@@ -204,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-wait-ms", type=float, default=5.0, help="dynamic batching: longest wait for a batch")
     p.add_argument("--batch-workers", type=int, default=2, help="dynamic batching: batches computed at once")
     p.set_defaults(fn=cmd_serve)
+    from labutils.tools.pipeline import add_pipeline_parser
+    add_pipeline_parser(sub)     # pipeline --data FILE_OR_NAME ...: notebook 15's capstone, headless
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["data"] and "--force" in argv:  # let --force stand anywhere: data prepare --force kjv
         argv = ["data", "--force"] + [a for a in argv[1:] if a != "--force"]
