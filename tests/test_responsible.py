@@ -288,3 +288,13 @@ def test_exercises_and_widgets():
         assert all(ex.checker(w) for w in ex.wrong)
     from labutils.widgets.nb14 import _redaction
     assert "[EMAIL]" in _redaction("x a@example.com").data
+
+
+def test_attribution_view_changes_with_the_steps_slider(tiny_clf):
+    """The widget's first control is the IG-steps slider: moving it must change what the view shows (the browser
+    test moves it), so the view states the step count and the completeness gap of that quadrature."""
+    from labutils.widgets.nb14 import _attribution
+    model, tok = tiny_clf
+    few = _attribution(model, tok, "a fine film", n_steps=2).data
+    many = _attribution(model, tok, "a fine film", n_steps=48).data
+    assert "with 2 steps" in few and "with 48 steps" in many and few != many

@@ -143,7 +143,7 @@ def explain(model, tokenizer, text: str, n_steps: int = 32, max_length: int = 64
     return {"text": text, "tokens": enc["tokens"], "class": cls, "prob": prob,
             "attention": attention_scores(model, enc), "rollout": attention_scores(model, enc, rollout=True),
             "grad_x_input": grad_x_input(model, enc, cls), "integrated_gradients": ig["attributions"],
-            "completeness_gap": ig["completeness_gap"], "ig_delta": ig["delta"]}
+            "completeness_gap": ig["completeness_gap"], "ig_delta": ig["delta"], "n_steps": int(n_steps)}
 
 
 def _ranked_positions(scores: np.ndarray, special: np.ndarray) -> list[int]:
@@ -218,4 +218,8 @@ def explanation_html(ex: dict, methods: Sequence[str] = ("attention", "rollout",
                                                           "integrated_gradients")) -> str:
     """One row of coloured tokens per method for an :func:`explain` result."""
     rows = [attribution_html(ex["tokens"], ex[m], m) for m in methods]
-    return f"<p>{html.escape(ex['text'])} → class {ex['class']} ({ex['prob']:.2f})</p>" + "".join(rows)
+    head = f"<p>{html.escape(ex['text'])} → class {ex['class']} ({ex['prob']:.2f})</p>"
+    if "n_steps" in ex:  # the quadrature's error: more steps, a smaller gap (what the widget's slider shows)
+        head += (f"<p>integrated gradients with {ex['n_steps']} steps: the attributions add up to f(x) − f(baseline) "
+                 f"= {ex['ig_delta']:.4f} within {ex['completeness_gap']:.2e}</p>")
+    return head + "".join(rows)
