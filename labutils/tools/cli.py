@@ -5,7 +5,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from labutils.core.errors import CLIError, LabError  # noqa: F401 (re-exported)
 
@@ -87,32 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         figtext += f" (+{len(figs) - 6} more)" if len(figs) > 6 else ""
         rows.append((nb.stem, status, f"{secs:.1f}", figtext or "-"))
         print(f"  {nb.stem}: {status} in {secs:.1f}s", flush=True)
-    _table(("notebook", "status", "seconds", "recorded figures"), rows)
+    from labutils.tools.report import print_table
+    print_table(("notebook", "status", "seconds", "recorded figures"), rows)
     print(f"\nprofile {profile}; figures in {target}; executed notebooks in {env.cache_home('runs', profile)}")
     return 1 if failed else 0
-
-
-def _table(header: tuple, rows: list[tuple]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    widths[-1] = min(widths[-1], 100)
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print(line.format(*header))
-    print(line.format(*["-" * w for w in widths]))
-    for r in rows:
-        print(line.format(*[str(c)[:100] for c in r]))
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from labutils.core import results
-    path = args.file or os.environ.get("LABUTILS_RESULTS")
-    if not path:
-        raise CLIError("Name a results file (python -m labutils report FILE) or set LABUTILS_RESULTS.")
-    if not Path(path).is_file():
-        raise CLIError(f"No results file at {path}.")
-    entries = results.read(path)
-    rows = [(e["notebook"], e["profile"], e["name"], results._fmt(e["value"])) for e in entries]
-    _table(("notebook", "profile", "figure", "value"), rows)
-    return 0
 
 
 # ------------------------------------------------------------------------------------- data
