@@ -76,7 +76,8 @@ def test_bad_results_files_are_one_sentence(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_course_map_block_from_recorded_entries():
+def test_course_map_block_from_recorded_entries(monkeypatch):
+    monkeypatch.delitem(report.HEADLINES, "13_applications")      # 13 shows the fallback: numeric scalars
     block = report.course_map_block(ENTRIES, "data/recorded/cpu-results.jsonl")
     rows = {line.split(" | ")[0].strip("| "): line for line in block.splitlines() if re.match(r"\| \d\d \|", line)}
     assert list(rows) == [stem[:2] for stem, *_ in COURSE_MAP]
@@ -86,6 +87,28 @@ def test_course_map_block_from_recorded_entries():
     assert "`ner_f1` 0.61" in rows["13"] and "label" not in rows["13"]       # no declared headline: numbers only
     assert rows["00"].endswith("| – |")
     assert "1 of 16 notebooks recorded, on 2 cores" in block
+
+
+def test_a_headline_can_be_one_number_of_a_mapping():
+    figs = {"acc": {"value": {"plain": 0.5, "weighted loss": 0.7}}, "f1": {"value": 0.61},
+            "words": {"value": {"a": "b"}}}
+    assert report._headline_value(figs, "acc[weighted loss]") == 0.7
+    assert report._headline_value(figs, "acc[nope]") is None          # a missing key or figure is left out
+    assert report._headline_value(figs, "f1[x]") is None and report._headline_value(figs, "words[a]") is None
+    assert report._headline_value(figs, "acc") is None                 # a mapping itself is not a number
+    assert report._headline_value(figs, "f1") == 0.61 and report._headline_value(figs, "gone") is None
+
+
+def test_every_declared_headline_is_in_the_recorded_run():
+    recorded = report.ROOT / report.RECORDED_CPU
+    if not recorded.is_file():
+        pytest.skip("no recorded cpu run yet (make record-cpu)")
+    figs: dict[str, dict] = {}
+    for e in report.load(recorded):
+        figs.setdefault(e["notebook"], {})[e["name"]] = e
+    missing = [f"{nb}: {n}" for nb, names in report.HEADLINES.items() for n in names
+               if report._headline_value(figs.get(nb, {}), n) is None]
+    assert not missing, f"headline figures the recorded run lacks (renamed?): {missing}"
 
 
 def test_readme_course_map_is_generated_from_the_recorded_run():

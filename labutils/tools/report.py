@@ -31,6 +31,7 @@ BEGIN, END = "<!-- course-map:begin (generated: python -m labutils report --read
 PROFILES = ("smoke", "cpu", "gpu")
 
 # The figures the README shows for each notebook (the first two numeric scalars recorded for any other).
+# ``name[key]`` picks one number out of a ``{key: number}`` figure.
 HEADLINES = {
     "00_welcome_and_setup": ["matmul_gflops"],
     "01_neural_network_math": ["gradcheck_max_rel_error_fd"],
@@ -39,12 +40,15 @@ HEADLINES = {
     "04_pretraining_a_gpt": ["final_val_loss", "tokens_per_second"],
     "05_masked_lm_and_transfer": ["probe_acc_pretrained", "mlm_fill_top1"],
     "06_finetuning_for_classification": ["test_acc_final", "test_ece_final"],
-    "07_finetuning_challenges": ["hpo_test_acc", "imbalance_macro_f1"],
+    "07_finetuning_challenges": ["hpo_test_acc", "imbalance_macro_f1[weighted loss]"],
     "08_parameter_efficient_finetuning": ["lora_test_acc", "lora_trainable_pct"],
-    "09_prompting_and_instruction_tuning": ["calibrated_acc", "dpo_pref_accuracy"],
-    "10_parallel_and_efficient_training": ["throughput_tokens_per_s", "ddp_max_diff"],
+    "09_prompting_and_instruction_tuning": ["lora_sft_exact_match[after]", "dpo_pref_accuracy[after]"],
+    "10_parallel_and_efficient_training": ["ddp_max_diff", "memory_calc_max_rel_error"],
     "11_compression": ["int8_size_ratio", "int8_speedup_b1"],
     "12_deployment_and_serving": ["rps_c16", "p99_c16_ms"],
+    "13_applications": ["ner_f1_neural", "rag_recall_at_5[dense (MiniLM)]", "rag_grounded_rate"],
+    "14_responsible_llms": ["ig_vs_captum_max_diff", "dp_vs_opacus_max_diff", "pii_recall"],
+    "15_capstone_pipeline": ["test_accuracy", "int8_size_ratio", "load_rps"],
 }
 
 
@@ -210,11 +214,23 @@ def write_html(entries: list[dict], out: str | os.PathLike, title: str | None = 
 
 
 # --------------------------------------------------------------------------------------- course map
+def _headline_value(figs: dict[str, dict], name: str) -> float | None:
+    """The number ``name`` (or ``name[key]`` inside a mapping) stands for in ``figs``; None when absent."""
+    base, _, key = name.partition("[")
+    if base not in figs:
+        return None
+    value = figs[base]["value"]
+    if key:
+        value = value.get(key[:-1]) if isinstance(value, dict) else None
+    return _num(value)
+
+
 def _headlines(nb: str, figs: dict[str, dict]) -> list[tuple[str, float]]:
     names = HEADLINES.get(nb)
     if names is None:
         names = [n for n, e in figs.items() if n != RUN_FIGURE and _num(e["value"]) is not None][:2]
-    return [(n, _num(figs[n]["value"])) for n in names if n in figs and _num(figs[n]["value"]) is not None]
+    pairs = [(n, _headline_value(figs, n)) for n in names]
+    return [(n, v) for n, v in pairs if v is not None]
 
 
 def _minutes(m: float) -> str:
